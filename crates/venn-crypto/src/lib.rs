@@ -1,0 +1,54 @@
+//! The curve work of Venn: everything that touches ristretto255, and nothing
+//! that touches a socket or a file.
+//!
+//! Two parties with sets `X` and `Y` each draw an ephemeral scalar (`a`, `b`).
+//! Party A sends `a·H(x)` for every `x ∈ X`; B raises them to `b·a·H(x)` and
+//! keeps a 16-byte [`Tag`] of each. Because scalar multiplication commutes,
+//! `a·b·H(z) = b·a·H(z)`, so an identifier held by both sides yields the same
+//! tag on both sides, while a point blinded by one unknown scalar is
+//! pseudorandom to the other party (DDH in the random-oracle model).
+//!
+//! ```
+//! use venn_crypto::{blind_batch, reblind_to_tags, BlindingKey, DomainTag};
+//!
+//! let dst = DomainTag::new(b"example-session").unwrap();
+//! let (a, b) = (BlindingKey::random(), BlindingKey::random());
+//! let alice = [b"alice@example.com".as_slice(), b"bob@example.com"];
+//! let bob = [b"bob@example.com".as_slice(), b"carol@example.com"];
+//!
+//! // Each side blinds its own set and sends the encodings.
+//! let from_a = blind_batch(&a, &dst, &alice);
+//! let from_b = blind_batch(&b, &dst, &bob);
+//! // Each side re-blinds what it received into tags.
+//! let tags_of_a = reblind_to_tags(&b, &from_a).unwrap();
+//! let tags_of_b = reblind_to_tags(&a, &from_b).unwrap();
+//! assert_eq!(tags_of_a[1], tags_of_b[0]); // bob@example.com is common
+//! assert_ne!(tags_of_a[0], tags_of_b[1]);
+//! ```
+//!
+//! # Constant time
+//! Every operation that involves a secret scalar uses curve25519-dalek's
+//! constant-time variable-base multiplication. Nothing in this crate calls a
+//! `vartime_*` function on a secret. Decompression of peer input is constant
+//! time as well; an invalid encoding is reported by index, which reveals
+//! only what the peer already knows.
+
+#![forbid(unsafe_code)]
+
+mod batch;
+mod error;
+mod hash_to_group;
+mod key;
+mod tag;
+
+pub use batch::{blind_batch, reblind_to_tags, BATCH_CHUNK};
+pub use error::CryptoError;
+pub use hash_to_group::{expand_message_xmd_sha512, hash_to_group, DomainTag, MAX_DST_LEN};
+pub use key::BlindingKey;
+pub use tag::{Tag, TAG_LEN};
+
+/// Length of a compressed ristretto255 point on the wire.
+pub const POINT_LEN: usize = 32;
+
+/// A compressed ristretto255 point, as it travels on the wire.
+pub type PointBytes = [u8; POINT_LEN];

@@ -1,0 +1,5 @@
+//! The `venn` command.
+
+fn main() {
+    println!("venn: the command line arrives with the QUIC transport");
+}
