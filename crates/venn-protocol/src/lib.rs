@@ -1,1 +1,52 @@
-//! placeholder
+//! The Venn counting protocol as a sans-I/O state machine.
+//!
+//! Two parties learn the size of the intersection of their identifier sets
+//! and each other's set size, and nothing else. This crate holds the whole
+//! protocol (messages, handshake, policy, phases) but no I/O: bytes go in
+//! and out of a [`Session`], and a driver (the QUIC transport of `venn-net`,
+//! or a test) moves them. See `docs/protocol.md` for the design.
+//!
+//! ```
+//! use venn_protocol::{Element, ElementSet, Event, Policy, Session, SessionConfig};
+//!
+//! let set = |range: std::ops::Range<u8>| ElementSet::new(range.map(|b| Element([b; 32])).collect()).0;
+//! let config = || SessionConfig::new(Policy::permissive(), b"channel binding".to_vec());
+//! let mut alice = Session::new(config(), set(0..60)).unwrap();
+//! let mut bob = Session::new(config(), set(40..100)).unwrap();
+//!
+//! // Move every pending message across until neither side has anything to say.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(t) = alice.poll_transmit() { bob.handle_message(&t.payload).unwrap(); moved = true; }
+//!     while let Some(t) = bob.poll_transmit() { alice.handle_message(&t.payload).unwrap(); moved = true; }
+//!     if !moved { break; }
+//! }
+//! assert_eq!(alice.outcome().unwrap().overlap, 20);
+//! assert_eq!(bob.outcome().unwrap().overlap, 20);
+//! # let _ = alice.poll_event();
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod codec;
+mod count;
+mod element;
+mod error;
+mod message;
+mod policy;
+mod session;
+mod transcript;
+
+#[cfg(test)]
+mod tests;
+
+pub use element::{Element, ElementSet};
+pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError};
+pub use message::{
+    AbortReason, Hello, Message, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION,
+};
+pub use policy::{Policy, PolicyViolation, Side};
+pub use session::{
+    Channel, Event, Outcome, Progress, Session, SessionConfig, Transmit, DEFAULT_BATCH_SIZE,
+};
+pub use transcript::SessionId;

@@ -1,0 +1,164 @@
+//! Protocol errors, split by whose fault they are (as rustls does): bytes
+//! that do not decode, a peer that breaks the rules, a peer we cannot work
+//! with, a policy refusal, or a peer that gave up.
+
+use thiserror::Error;
+use venn_crypto::CryptoError;
+
+use crate::{AbortReason, PolicyViolation};
+
+/// Bytes that are not a valid message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The frame is longer than any legal message.
+    #[error("message of {len} bytes exceeds the limit of {max}")]
+    Oversize {
+        /// Frame length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The bytes do not parse as a message.
+    #[error("malformed message: {reason}")]
+    Malformed {
+        /// The decoder's explanation.
+        reason: String,
+    },
+    /// A message parsed but bytes were left over.
+    #[error("{extra} trailing bytes after the message")]
+    TrailingBytes {
+        /// How many bytes were left.
+        extra: usize,
+    },
+}
+
+/// A well-formed message that the rules forbid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Misbehavior {
+    /// A message that does not belong to the current phase.
+    #[error("unexpected {message} message while {phase}")]
+    UnexpectedMessage {
+        /// Kind of the message received.
+        message: &'static str,
+        /// What this party was doing.
+        phase: &'static str,
+    },
+    /// The peer sent more points than it announced.
+    #[error("peer sent more points than the {announced} it announced")]
+    TooManyPoints {
+        /// Announced total.
+        announced: u64,
+    },
+    /// The peer's stream ended before all announced points arrived.
+    #[error("peer sent {received} points but announced {announced}")]
+    TooFewPoints {
+        /// Announced total.
+        announced: u64,
+        /// Points received.
+        received: u64,
+    },
+    /// A batch with no items.
+    #[error("peer sent an empty {message} batch")]
+    EmptyBatch {
+        /// Kind of the batch.
+        message: &'static str,
+    },
+    /// A batch over [`crate::MAX_ITEMS_PER_MESSAGE`].
+    #[error("peer sent a batch of {len} items, above the limit")]
+    OversizeBatch {
+        /// Items in the batch.
+        len: usize,
+    },
+    /// An invalid point encoding or the identity, with its position in the
+    /// peer's whole stream.
+    #[error("peer point {index}: {source}")]
+    InvalidPoint {
+        /// Index in the peer's stream.
+        index: u64,
+        /// What was wrong with it.
+        source: CryptoError,
+    },
+    /// The peer sent the same blinded identifier twice, which an honest peer
+    /// never does (it deduplicates its set).
+    #[error("peer sent duplicate points")]
+    DuplicatePoints,
+    /// Tags arrived before this party finished sending its points.
+    #[error("peer returned tags before receiving all of our points")]
+    TagsBeforePoints,
+    /// More tags than this party sent points.
+    #[error("peer returned more tags than the {expected} points we sent")]
+    TooManyTags {
+        /// Points this party sent.
+        expected: u64,
+    },
+    /// Returned tags not in strictly ascending order.
+    #[error("peer returned tags out of order")]
+    UnsortedTags,
+    /// The peer used our own nonce: a reflected handshake.
+    #[error("peer echoed our handshake nonce")]
+    ReflectedNonce,
+    /// The peer's confirmation differs from ours: it computed another count
+    /// or belongs to another session (a replay).
+    #[error("peer's confirmation does not match ours")]
+    ConfirmationMismatch,
+    /// The connection ended before the protocol finished.
+    #[error("peer went away while {phase}")]
+    UnexpectedEnd {
+        /// What this party was doing.
+        phase: &'static str,
+    },
+}
+
+/// A peer we cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Incompatibility {
+    /// Different protocol versions.
+    #[error("peer speaks protocol version {theirs}, we speak {ours}")]
+    VersionMismatch {
+        /// Ours.
+        ours: u16,
+        /// Theirs.
+        theirs: u16,
+    },
+}
+
+/// Why a session failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    /// Bytes from the peer that do not decode.
+    #[error("invalid message from peer: {0}")]
+    InvalidMessage(#[from] DecodeError),
+    /// A valid message that breaks the protocol.
+    #[error("peer violated the protocol: {0}")]
+    PeerMisbehaved(#[from] Misbehavior),
+    /// A peer we cannot work with.
+    #[error("incompatible peer: {0}")]
+    Incompatible(#[from] Incompatibility),
+    /// A set size outside the merged policy.
+    #[error("policy refused the session: {0}")]
+    PolicyRefused(#[from] PolicyViolation),
+    /// The peer aborted.
+    #[error("peer aborted because {0}")]
+    PeerAborted(AbortReason),
+    /// The local side cancelled.
+    #[error("session cancelled")]
+    Cancelled,
+}
+
+impl ProtocolError {
+    /// What to tell the peer when this error ends the session, if anything.
+    pub(crate) fn abort_reason(&self) -> Option<AbortReason> {
+        Some(match self {
+            Self::InvalidMessage(_) => AbortReason::ProtocolViolation,
+            Self::PeerMisbehaved(Misbehavior::ConfirmationMismatch) => {
+                AbortReason::ConfirmationMismatch
+            }
+            Self::PeerMisbehaved(Misbehavior::UnexpectedEnd { .. }) => return None,
+            Self::PeerMisbehaved(_) => AbortReason::ProtocolViolation,
+            Self::Incompatible(_) => AbortReason::VersionMismatch,
+            Self::PolicyRefused(_) => AbortReason::PolicyRefused,
+            Self::PeerAborted(_) => return None,
+            Self::Cancelled => AbortReason::Cancelled,
+        })
+    }
+}
