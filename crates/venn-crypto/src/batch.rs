@@ -23,15 +23,11 @@ where
     M: AsRef<[u8]> + Sync,
 {
     let mut out = vec![[0u8; 32]; messages.len()];
-    out.par_chunks_mut(BATCH_CHUNK)
-        .zip(messages.par_chunks(BATCH_CHUNK))
-        .for_each(|(out, messages)| {
-            let points: Vec<RistrettoPoint> = messages
-                .iter()
-                .map(|m| hash_to_group(m.as_ref(), dst) * key.half())
-                .collect();
-            write_doubled(&points, out, |c| c.to_bytes());
-        });
+    out.par_chunks_mut(BATCH_CHUNK).zip(messages.par_chunks(BATCH_CHUNK)).for_each(|(out, messages)| {
+        let points: Vec<RistrettoPoint> =
+            messages.iter().map(|m| hash_to_group(m.as_ref(), dst) * key.half()).collect();
+        write_doubled(&points, out, |c| c.to_bytes());
+    });
     out
 }
 
@@ -40,10 +36,7 @@ where
 ///
 /// Rejects, naming the lowest offending index, an encoding that is not a
 /// canonical ristretto255 point and the identity (all-zero encoding).
-pub fn reblind_to_tags(
-    key: &BlindingKey,
-    encodings: &[PointBytes],
-) -> Result<Vec<Tag>, CryptoError> {
+pub fn reblind_to_tags(key: &BlindingKey, encodings: &[PointBytes]) -> Result<Vec<Tag>, CryptoError> {
     let mut out = vec![Tag([0u8; 16]); encodings.len()];
     let failures: Vec<CryptoError> = out
         .par_chunks_mut(BATCH_CHUNK)
@@ -68,10 +61,7 @@ pub fn reblind_to_tags(
 }
 
 /// Decompresses a chunk, refusing invalid encodings and the identity.
-fn decompress_all(
-    encodings: &[PointBytes],
-    offset: usize,
-) -> Result<Vec<RistrettoPoint>, CryptoError> {
+fn decompress_all(encodings: &[PointBytes], offset: usize) -> Result<Vec<RistrettoPoint>, CryptoError> {
     encodings
         .iter()
         .enumerate()
@@ -81,24 +71,15 @@ fn decompress_all(
             if bytes.iter().all(|&b| b == 0) {
                 return Err(CryptoError::IdentityPoint { index });
             }
-            CompressedRistretto(*bytes)
-                .decompress()
-                .ok_or(CryptoError::InvalidEncoding { index })
+            CompressedRistretto(*bytes).decompress().ok_or(CryptoError::InvalidEncoding { index })
         })
         .collect()
 }
 
 /// Compresses `2·P` for each point with one shared inversion and stores the
 /// mapped result in `out`.
-fn write_doubled<T>(
-    points: &[RistrettoPoint],
-    out: &mut [T],
-    map: impl Fn(&CompressedRistretto) -> T,
-) {
-    for (slot, c) in out
-        .iter_mut()
-        .zip(RistrettoPoint::double_and_compress_batch(points))
-    {
+fn write_doubled<T>(points: &[RistrettoPoint], out: &mut [T], map: impl Fn(&CompressedRistretto) -> T) {
+    for (slot, c) in out.iter_mut().zip(RistrettoPoint::double_and_compress_batch(points)) {
         *slot = map(&c);
     }
 }
@@ -119,25 +100,13 @@ mod tests {
     #[test]
     fn batch_paths_match_rfc9497_vectors() {
         let oprf = DomainTag::new(b"HashToGroup-OPRFV1-\x00-ristretto255-SHA512").unwrap();
-        let blind = BlindingKey::from_scalar(scalar(
-            "64d37aed22a27f5191de1c1d69fadb899d8862b58eb4220029e036ec4c1f6706",
-        ));
-        let sk = BlindingKey::from_scalar(scalar(
-            "5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e",
-        ));
-        let inputs = [
-            hex::decode("00").unwrap(),
-            hex::decode("5a".repeat(17)).unwrap(),
-        ];
+        let blind =
+            BlindingKey::from_scalar(scalar("64d37aed22a27f5191de1c1d69fadb899d8862b58eb4220029e036ec4c1f6706"));
+        let sk = BlindingKey::from_scalar(scalar("5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e"));
+        let inputs = [hex::decode("00").unwrap(), hex::decode("5a".repeat(17)).unwrap()];
         let blinded = blind_batch(&blind, &oprf, &inputs);
-        assert_eq!(
-            hex::encode(blinded[0]),
-            "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c"
-        );
-        assert_eq!(
-            hex::encode(blinded[1]),
-            "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418"
-        );
+        assert_eq!(hex::encode(blinded[0]), "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c");
+        assert_eq!(hex::encode(blinded[1]), "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418");
         let tags = reblind_to_tags(&sk, &blinded).unwrap();
         assert_eq!(hex::encode(tags[0].0), "7ec6578ae5120958eb2db1745758ff37");
         assert_eq!(hex::encode(tags[1].0), "b4cbf5a4f1eeda5a63ce7b77c7d23f46");
@@ -146,9 +115,7 @@ mod tests {
     #[test]
     fn batched_compression_equals_single_compression_across_chunks() {
         let key = BlindingKey::random();
-        let messages: Vec<Vec<u8>> = (0..BATCH_CHUNK as u32 * 2 + 7)
-            .map(|i| i.to_le_bytes().to_vec())
-            .collect();
+        let messages: Vec<Vec<u8>> = (0..BATCH_CHUNK as u32 * 2 + 7).map(|i| i.to_le_bytes().to_vec()).collect();
         let batched = blind_batch(&key, &dst(), &messages);
         for (m, b) in messages.iter().zip(&batched) {
             let single = (hash_to_group(m, &dst()) * key.scalar()).compress();
@@ -177,10 +144,7 @@ mod tests {
         let key = BlindingKey::random();
         let mut batch = blind_batch(&key, &dst(), &[b"a", b"b", b"c"]);
         batch[2] = [0u8; 32];
-        assert_eq!(
-            reblind_to_tags(&key, &batch),
-            Err(CryptoError::IdentityPoint { index: 2 })
-        );
+        assert_eq!(reblind_to_tags(&key, &batch), Err(CryptoError::IdentityPoint { index: 2 }));
     }
 
     #[test]
@@ -192,12 +156,7 @@ mod tests {
         // chunk and one in an earlier chunk.
         batch[BATCH_CHUNK * 2 + 1] = [0xff; 32];
         batch[BATCH_CHUNK + 3] = [0xff; 32];
-        assert_eq!(
-            reblind_to_tags(&key, &batch),
-            Err(CryptoError::InvalidEncoding {
-                index: BATCH_CHUNK + 3
-            })
-        );
+        assert_eq!(reblind_to_tags(&key, &batch), Err(CryptoError::InvalidEncoding { index: BATCH_CHUNK + 3 }));
     }
 
     #[test]
@@ -207,10 +166,7 @@ mod tests {
         // element, which ristretto255 decoding must refuse.
         let mut bytes = RISTRETTO_BASEPOINT_POINT.compress().to_bytes();
         bytes[0] |= 1;
-        assert_eq!(
-            reblind_to_tags(&key, &[bytes]),
-            Err(CryptoError::InvalidEncoding { index: 0 })
-        );
+        assert_eq!(reblind_to_tags(&key, &[bytes]), Err(CryptoError::InvalidEncoding { index: 0 }));
     }
 
     proptest::proptest! {

@@ -137,14 +137,8 @@ pub(crate) mod tests {
         let d = dst(b"HashToGroup-OPRFV1-\x00-ristretto255-SHA512");
         let blind = scalar("64d37aed22a27f5191de1c1d69fadb899d8862b58eb4220029e036ec4c1f6706");
         for (input, blinded) in [
-            (
-                "00",
-                "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c",
-            ),
-            (
-                "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
-                "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418",
-            ),
+            ("00", "609a0ae68c15a3cf6903766461307e5c8bb2f95e7e6550e1ffa2dc99e412803c"),
+            ("5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "da27ef466870f5f15296299850aa088629945a17d1f5b7f5ff043f76b3c06418"),
         ] {
             let p = blind * hash_to_group(&hex::decode(input).unwrap(), &d);
             assert_eq!(hex::encode(p.compress().as_bytes()), blinded);
@@ -153,23 +147,14 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_empty_and_oversize_domain_tags() {
-        assert_eq!(
-            DomainTag::new(b""),
-            Err(CryptoError::InvalidDomainTag { len: 0 })
-        );
-        assert_eq!(
-            DomainTag::new(&[b'x'; 256]),
-            Err(CryptoError::InvalidDomainTag { len: 256 })
-        );
+        assert_eq!(DomainTag::new(b""), Err(CryptoError::InvalidDomainTag { len: 0 }));
+        assert_eq!(DomainTag::new(&[b'x'; 256]), Err(CryptoError::InvalidDomainTag { len: 256 }));
         assert!(DomainTag::new(&[b'x'; 255]).is_ok());
     }
 
     #[test]
     fn different_domains_give_unrelated_points() {
-        assert_ne!(
-            hash_to_group(b"x", &dst(b"session-1")),
-            hash_to_group(b"x", &dst(b"session-2"))
-        );
+        assert_ne!(hash_to_group(b"x", &dst(b"session-1")), hash_to_group(b"x", &dst(b"session-2")));
     }
 
     pub(crate) fn scalar(hex_le: &str) -> Scalar {

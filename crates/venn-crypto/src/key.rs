@@ -86,9 +86,6 @@ mod tests {
 
     #[test]
     fn keys_are_fresh() {
-        assert_ne!(
-            BlindingKey::random().scalar(),
-            BlindingKey::random().scalar()
-        );
+        assert_ne!(BlindingKey::random().scalar(), BlindingKey::random().scalar());
     }
 }

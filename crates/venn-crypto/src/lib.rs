@@ -29,9 +29,9 @@
 //! # Constant time
 //! Every operation that involves a secret scalar uses curve25519-dalek's
 //! constant-time variable-base multiplication. Nothing in this crate calls a
-//! `vartime_*` function on a secret. Decompression of peer input is constant
-//! time as well; an invalid encoding is reported by index, which reveals
-//! only what the peer already knows.
+//! `vartime_*` function on a secret. Validation of peer input stops at the
+//! first invalid point, so its timing reveals where that point is: only what
+//! the peer, who sent it, already knows.
 
 #![forbid(unsafe_code)]
 

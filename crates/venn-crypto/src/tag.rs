@@ -7,10 +7,13 @@
 //!
 //! # Collision bound
 //! Doubly-blinded points of distinct identifiers are independent uniform
-//! group elements (random-oracle model), and their first 16 encoding bytes
-//! are close to uniform over 2^128 values. A false match between any of the
-//! `n_A·n_B` cross pairs therefore happens with probability at most about
-//! `n_A·n_B / 2^128`: for two lists of a billion records each, below 2^-68.
+//! group elements (random-oracle model). A canonical ristretto255 encoding
+//! is a non-negative field element, so the lowest bit of its first byte is
+//! always zero: the 16-byte prefix carries 127 nearly uniform bits. A false
+//! match between any of the `n_A·n_B` cross pairs therefore happens with
+//! probability at most about `n_A·n_B / 2^127` (roughly the `n_A·n_B/2^128`
+//! of a full 128-bit tag): for two lists of a billion records each, below
+//! 2^-67.
 
 use crate::PointBytes;
 
@@ -41,11 +44,7 @@ impl std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A tag is pseudorandom and session-bound; a short prefix is enough
         // to tell tags apart in test failures.
-        write!(
-            f,
-            "Tag({:02x}{:02x}{:02x}{:02x}…)",
-            self.0[0], self.0[1], self.0[2], self.0[3]
-        )
+        write!(f, "Tag({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
     }
 }
 
@@ -67,9 +66,6 @@ mod tests {
     #[test]
     fn truncation_keeps_the_prefix() {
         let bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
-        assert_eq!(
-            Tag::from_point_bytes(&bytes).0,
-            std::array::from_fn(|i| i as u8)
-        );
+        assert_eq!(Tag::from_point_bytes(&bytes).0, std::array::from_fn(|i| i as u8));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Decoding is strict: a frame longer than [`MAX_MESSAGE_BYTES`] is refused
 //! before any parsing, bincode's own allocation limit is set to the same
-//! bound, and trailing bytes after a message are an error.
+//! bound, trailing bytes after a message are an error, and so is any
+//! encoding other than the canonical one.
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 
@@ -29,19 +30,12 @@ pub fn encode(message: &Message) -> Vec<u8> {
 /// Decodes exactly one message from `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::Oversize {
-            len: bytes.len(),
-            max: MAX_MESSAGE_BYTES,
-        });
+        return Err(DecodeError::Oversize { len: bytes.len(), max: MAX_MESSAGE_BYTES });
     }
     let (message, used) = bincode::serde::decode_from_slice::<Message, _>(bytes, config())
-        .map_err(|e| DecodeError::Malformed {
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| DecodeError::Malformed { reason: e.to_string() })?;
     if used != bytes.len() {
-        return Err(DecodeError::TrailingBytes {
-            extra: bytes.len() - used,
-        });
+        return Err(DecodeError::TrailingBytes { extra: bytes.len() - used });
     }
     Ok(message)
 }
@@ -53,12 +47,7 @@ mod tests {
 
     fn samples() -> Vec<Message> {
         vec![
-            Message::Hello(Hello {
-                version: 1,
-                nonce: [7; 32],
-                set_size: 42,
-                policy: Policy::default(),
-            }),
+            Message::Hello(Hello { version: 1, nonce: [7; 32], set_size: 42, policy: Policy::default() }),
             Message::Points(vec![[1; 32], [2; 32]]),
             Message::Tags(vec![[3; 16]]),
             Message::Confirm([9; 32]),
@@ -84,13 +73,7 @@ mod tests {
     #[test]
     fn rejects_oversize_frame_before_parsing() {
         let bytes = vec![0u8; MAX_MESSAGE_BYTES + 1];
-        assert_eq!(
-            decode(&bytes),
-            Err(DecodeError::Oversize {
-                len: MAX_MESSAGE_BYTES + 1,
-                max: MAX_MESSAGE_BYTES
-            })
-        );
+        assert_eq!(decode(&bytes), Err(DecodeError::Oversize { len: MAX_MESSAGE_BYTES + 1, max: MAX_MESSAGE_BYTES }));
     }
 
     #[test]
@@ -103,10 +86,7 @@ mod tests {
     #[test]
     fn rejects_truncated_message() {
         let bytes = encode(&Message::Points(vec![[1; 32]; 3]));
-        assert!(matches!(
-            decode(&bytes[..bytes.len() - 1]),
-            Err(DecodeError::Malformed { .. })
-        ));
+        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Malformed { .. })));
     }
 
     #[test]
@@ -120,6 +100,15 @@ mod tests {
         let mut bytes = vec![1u8, 253];
         bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
         assert!(matches!(decode(&bytes), Err(DecodeError::Malformed { .. })));
+    }
+
+    #[test]
+    fn rejects_overlong_varint() {
+        // Confirm (variant 3) is canonical as [3, 32 bytes]; variant index 3
+        // written as a 3-byte varint (251, 3, 0) must be refused.
+        let mut bytes = vec![251u8, 3, 0];
+        bytes.extend_from_slice(&[7; 32]);
+        assert_eq!(decode(&bytes), Err(DecodeError::NonCanonical));
     }
 
     #[test]

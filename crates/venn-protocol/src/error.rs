@@ -24,6 +24,10 @@ pub enum DecodeError {
         /// The decoder's explanation.
         reason: String,
     },
+    /// A message whose encoding is not the canonical one (e.g. an overlong
+    /// integer): every message has exactly one accepted encoding.
+    #[error("non-canonical message encoding")]
+    NonCanonical,
     /// A message parsed but bytes were left over.
     #[error("{extra} trailing bytes after the message")]
     TrailingBytes {
@@ -97,8 +101,10 @@ pub enum Misbehavior {
     /// The peer used our own nonce: a reflected handshake.
     #[error("peer echoed our handshake nonce")]
     ReflectedNonce,
-    /// The peer's confirmation differs from ours: it computed another count
-    /// or belongs to another session (a replay).
+    /// The peer's confirmation differs from ours: it computed another count,
+    /// or replayed messages of another session. (The confirmation is not
+    /// keyed: it catches honest disagreement and verbatim replays, not a
+    /// malicious peer that lies consistently.)
     #[error("peer's confirmation does not match ours")]
     ConfirmationMismatch,
     /// The connection ended before the protocol finished.
@@ -150,9 +156,7 @@ impl ProtocolError {
     pub(crate) fn abort_reason(&self) -> Option<AbortReason> {
         Some(match self {
             Self::InvalidMessage(_) => AbortReason::ProtocolViolation,
-            Self::PeerMisbehaved(Misbehavior::ConfirmationMismatch) => {
-                AbortReason::ConfirmationMismatch
-            }
+            Self::PeerMisbehaved(Misbehavior::ConfirmationMismatch) => AbortReason::ConfirmationMismatch,
             Self::PeerMisbehaved(Misbehavior::UnexpectedEnd { .. }) => return None,
             Self::PeerMisbehaved(_) => AbortReason::ProtocolViolation,
             Self::Incompatible(_) => AbortReason::VersionMismatch,

@@ -42,11 +42,7 @@ mod tests;
 
 pub use element::{Element, ElementSet};
 pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError};
-pub use message::{
-    AbortReason, Hello, Message, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION,
-};
+pub use message::{AbortReason, Hello, Message, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION};
 pub use policy::{Policy, PolicyViolation, Side};
-pub use session::{
-    Channel, Event, Outcome, Progress, Session, SessionConfig, Transmit, DEFAULT_BATCH_SIZE,
-};
+pub use session::{Channel, Event, Outcome, Progress, Session, SessionConfig, Transmit, DEFAULT_BATCH_SIZE};
 pub use transcript::SessionId;

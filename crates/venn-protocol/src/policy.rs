@@ -20,10 +20,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self {
-            min_set_size: 1_000,
-            max_set_size: 100_000_000,
-        }
+        Self { min_set_size: 1_000, max_set_size: 100_000_000 }
     }
 }
 
@@ -73,10 +70,7 @@ pub enum PolicyViolation {
 impl Policy {
     /// A policy without size limits, for tests and benchmarks of tiny sets.
     pub fn permissive() -> Self {
-        Self {
-            min_set_size: 0,
-            max_set_size: u64::MAX,
-        }
+        Self { min_set_size: 0, max_set_size: u64::MAX }
     }
 
     /// The stricter of two policies: the larger minimum, the smaller maximum.
@@ -90,18 +84,10 @@ impl Policy {
     /// Checks one side's announced size.
     pub fn check(&self, side: Side, size: u64) -> Result<(), PolicyViolation> {
         if size < self.min_set_size {
-            return Err(PolicyViolation::TooSmall {
-                side,
-                size,
-                min: self.min_set_size,
-            });
+            return Err(PolicyViolation::TooSmall { side, size, min: self.min_set_size });
         }
         if size > self.max_set_size {
-            return Err(PolicyViolation::TooLarge {
-                side,
-                size,
-                max: self.max_set_size,
-            });
+            return Err(PolicyViolation::TooLarge { side, size, max: self.max_set_size });
         }
         Ok(())
     }
@@ -113,46 +99,17 @@ mod tests {
 
     #[test]
     fn merge_takes_the_stricter_bounds() {
-        let a = Policy {
-            min_set_size: 10,
-            max_set_size: 1_000,
-        };
-        let b = Policy {
-            min_set_size: 100,
-            max_set_size: 10_000,
-        };
-        assert_eq!(
-            a.merge(&b),
-            Policy {
-                min_set_size: 100,
-                max_set_size: 1_000
-            }
-        );
+        let a = Policy { min_set_size: 10, max_set_size: 1_000 };
+        let b = Policy { min_set_size: 100, max_set_size: 10_000 };
+        assert_eq!(a.merge(&b), Policy { min_set_size: 100, max_set_size: 1_000 });
         assert_eq!(a.merge(&b), b.merge(&a));
     }
 
     #[test]
     fn check_reports_side_and_bound() {
-        let p = Policy {
-            min_set_size: 10,
-            max_set_size: 20,
-        };
+        let p = Policy { min_set_size: 10, max_set_size: 20 };
         assert_eq!(p.check(Side::Own, 15), Ok(()));
-        assert_eq!(
-            p.check(Side::Peer, 9),
-            Err(PolicyViolation::TooSmall {
-                side: Side::Peer,
-                size: 9,
-                min: 10
-            })
-        );
-        assert_eq!(
-            p.check(Side::Own, 21),
-            Err(PolicyViolation::TooLarge {
-                side: Side::Own,
-                size: 21,
-                max: 20
-            })
-        );
+        assert_eq!(p.check(Side::Peer, 9), Err(PolicyViolation::TooSmall { side: Side::Peer, size: 9, min: 10 }));
+        assert_eq!(p.check(Side::Own, 21), Err(PolicyViolation::TooLarge { side: Side::Own, size: 21, max: 20 }));
     }
 }

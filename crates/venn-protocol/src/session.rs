@@ -28,7 +28,7 @@ use crate::{
     count::{sorted_intersection_size, strictly_ascending},
     message::{Hello, NONCE_LEN, PROTOCOL_VERSION},
     transcript::{confirmation, hash_domain, session_id},
-    AbortReason, Element, ElementSet, Incompatibility, Message, Misbehavior, Policy, ProtocolError,
+    AbortReason, DecodeError, Element, ElementSet, Incompatibility, Message, Misbehavior, Policy, ProtocolError,
     SessionId, Side, MAX_ITEMS_PER_MESSAGE,
 };
 
@@ -52,16 +52,15 @@ pub struct SessionConfig {
 impl SessionConfig {
     /// A configuration with the default batch size.
     pub fn new(policy: Policy, channel_binding: Vec<u8>) -> Self {
-        Self {
-            policy,
-            channel_binding,
-            batch_size: DEFAULT_BATCH_SIZE,
-        }
+        Self { policy, channel_binding, batch_size: DEFAULT_BATCH_SIZE }
     }
 }
 
 /// Which logical channel a message belongs on. A transport may map both to
-/// one ordered stream; the session accepts any interleaving of the two.
+/// one ordered stream or use one stream each. With separate streams it must
+/// not deliver the peer's data before the peer's Hello (hold the data stream
+/// until [`Event::HandshakeComplete`]); after that, any interleaving is
+/// accepted, including a Confirm that overtakes the last data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     /// Handshake, confirmation and abort.
@@ -210,25 +209,15 @@ impl Session {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let mut session = Self {
-            state: State::Handshake(Handshake {
-                key: BlindingKey::random(),
-                nonce,
-                own: set.into_vec(),
-            }),
+            state: State::Handshake(Handshake { key: BlindingKey::random(), nonce, own: set.into_vec() }),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             error: None,
             abort_to_send: None,
-            progress: Progress {
-                own_size,
-                ..Progress::default()
-            },
+            progress: Progress { own_size, ..Progress::default() },
             bytes_sent: 0,
             bytes_received: 0,
-            config: SessionConfig {
-                batch_size: config.batch_size.clamp(1, MAX_ITEMS_PER_MESSAGE),
-                ..config
-            },
+            config: SessionConfig { batch_size: config.batch_size.clamp(1, MAX_ITEMS_PER_MESSAGE), ..config },
         };
         session.queue(
             Channel::Control,
@@ -252,10 +241,12 @@ impl Session {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        if let State::Finished(_) = self.state {
+            // The result is confirmed; nothing the peer sends can change it.
+            return Err(Misbehavior::UnexpectedMessage { message: "any", phase: self.state.phase() }.into());
+        }
         self.bytes_received += bytes.len() as u64;
-        let result = codec::decode(bytes)
-            .map_err(ProtocolError::from)
-            .and_then(|m| self.dispatch(m));
+        let result = codec::decode(bytes).map_err(ProtocolError::from).and_then(|m| self.dispatch(m));
         result.map_err(|e| self.fail(e))
     }
 
@@ -264,15 +255,20 @@ impl Session {
     pub fn handle_close(&mut self) {
         let error = match &self.state {
             State::Finished(_) | State::Failed => return,
-            State::Exchange(x) if x.peer_received < x.peer_size => Misbehavior::TooFewPoints {
-                announced: x.peer_size,
-                received: x.peer_received,
-            },
-            state => Misbehavior::UnexpectedEnd {
-                phase: state.phase(),
-            },
+            State::Exchange(x) if x.peer_received < x.peer_size => {
+                Misbehavior::TooFewPoints { announced: x.peer_size, received: x.peer_received }
+            }
+            state => Misbehavior::UnexpectedEnd { phase: state.phase() },
         };
         self.fail(error.into());
+    }
+
+    /// The transport read a frame header announcing `len` bytes, more than
+    /// any message may have; it did not read the body.
+    pub fn handle_oversize(&mut self, len: usize) {
+        if !self.is_done() {
+            self.fail(DecodeError::Oversize { len, max: codec::MAX_MESSAGE_BYTES }.into());
+        }
     }
 
     /// Stops the session from our side; the peer is told.
@@ -297,10 +293,7 @@ impl Session {
             let reason = self.abort_to_send.take()?;
             let payload = codec::encode(&Message::Abort(reason));
             self.bytes_sent += payload.len() as u64;
-            return Some(Transmit {
-                channel: Channel::Control,
-                payload,
-            });
+            return Some(Transmit { channel: Channel::Control, payload });
         }
         let message = self.next_data_message()?;
         self.events.push_back(Event::Progress(self.progress));
@@ -374,11 +367,7 @@ impl Session {
             }
             (State::Confirming(c), Message::Confirm(theirs)) => self.finish(c, theirs)?,
             (state, message) => {
-                return Err(Misbehavior::UnexpectedMessage {
-                    message: message.kind(),
-                    phase: state.phase(),
-                }
-                .into())
+                return Err(Misbehavior::UnexpectedMessage { message: message.kind(), phase: state.phase() }.into())
             }
         };
         if let State::Exchange(x) = &mut self.state {
@@ -393,11 +382,7 @@ impl Session {
 
     fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
         if hello.version != PROTOCOL_VERSION {
-            return Err(Incompatibility::VersionMismatch {
-                ours: PROTOCOL_VERSION,
-                theirs: hello.version,
-            }
-            .into());
+            return Err(Incompatibility::VersionMismatch { ours: PROTOCOL_VERSION, theirs: hello.version }.into());
         }
         if hello.nonce == h.nonce {
             return Err(Misbehavior::ReflectedNonce.into());
@@ -405,18 +390,9 @@ impl Session {
         let policy = self.config.policy.merge(&hello.policy);
         policy.check(Side::Own, h.own.len() as u64)?;
         policy.check(Side::Peer, hello.set_size)?;
-        let id = session_id(
-            PROTOCOL_VERSION,
-            &h.nonce,
-            &hello.nonce,
-            &self.config.channel_binding,
-        );
+        let id = session_id(PROTOCOL_VERSION, &h.nonce, &hello.nonce, &self.config.channel_binding);
         self.progress.peer_size = hello.set_size;
-        self.events.push_back(Event::HandshakeComplete {
-            session_id: id,
-            peer_size: hello.set_size,
-            policy,
-        });
+        self.events.push_back(Event::HandshakeComplete { session_id: id, peer_size: hello.set_size, policy });
         Ok(State::Exchange(Box::new(Exchange {
             key: h.key,
             dst: hash_domain(&id),
@@ -445,9 +421,7 @@ impl Session {
             let end = (done + batch).min(x.peer_tags.len());
             x.returned = Some(end);
             self.progress.tags_sent += (end - done) as u64;
-            return Some(Message::Tags(
-                x.peer_tags[done..end].iter().map(|t| t.0).collect(),
-            ));
+            return Some(Message::Tags(x.peer_tags[done..end].iter().map(|t| t.0).collect()));
         }
         if x.sent < x.own.len() {
             let end = (x.sent + batch).min(x.own.len());
@@ -460,14 +434,15 @@ impl Session {
     }
 
     /// Moves from Exchange to Confirming once everything has been sent and
-    /// received, dropping the key, the set and the tags.
+    /// received. The key is zeroized as the exchange state drops; the set
+    /// and the tags are freed (not overwritten: they are pseudorandom or,
+    /// for the set, already held by the caller).
     fn try_complete(&mut self) {
         let State::Exchange(x) = &self.state else {
             return;
         };
-        let complete = x.sent == x.own.len()
-            && x.returned == Some(x.peer_tags.len())
-            && x.own_tags.len() == x.own.len();
+        let complete =
+            x.sent == x.own.len() && x.returned == Some(x.peer_tags.len()) && x.own_tags.len() == x.own.len();
         if !complete {
             return;
         }
@@ -476,22 +451,12 @@ impl Session {
         };
         let overlap = sorted_intersection_size(&x.own_tags, &x.peer_tags);
         let (own_size, peer_size) = (x.own.len() as u64, x.peer_size);
-        let (low, high) = if x.we_are_low {
-            (own_size, peer_size)
-        } else {
-            (peer_size, own_size)
-        };
+        let (low, high) = if x.we_are_low { (own_size, peer_size) } else { (peer_size, own_size) };
         let expected = confirmation(&x.session_id, low, high, overlap);
         self.queue(Channel::Control, &Message::Confirm(expected));
         let confirming = Confirming {
             expected,
-            outcome: Outcome {
-                session_id: x.session_id,
-                own_size,
-                peer_size,
-                overlap,
-                policy: x.policy,
-            },
+            outcome: Outcome { session_id: x.session_id, own_size, peer_size, overlap, policy: x.policy },
         };
         let early = x.early_confirm;
         drop(x);
@@ -516,10 +481,7 @@ impl Session {
     }
 
     fn queue(&mut self, channel: Channel, message: &Message) {
-        self.outbox.push_back(Transmit {
-            channel,
-            payload: codec::encode(message),
-        });
+        self.outbox.push_back(Transmit { channel, payload: codec::encode(message) });
     }
 
     /// Records the error once, drops everything queued (and with the state,
@@ -527,6 +489,9 @@ impl Session {
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         if let Some(first) = &self.error {
             return first.clone();
+        }
+        if let State::Finished(_) = self.state {
+            return error;
         }
         self.state = State::Failed;
         self.outbox.clear();
@@ -551,20 +516,14 @@ fn on_points(x: &mut Exchange, points: Vec<[u8; 32]>) -> Result<u64, ProtocolErr
     check_batch_len("Points", points.len())?;
     let len = points.len() as u64;
     if x.peer_received + len > x.peer_size {
-        return Err(Misbehavior::TooManyPoints {
-            announced: x.peer_size,
-        }
-        .into());
+        return Err(Misbehavior::TooManyPoints { announced: x.peer_size }.into());
     }
     let tags = reblind_to_tags(&x.key, &points).map_err(|source| {
         let index = match source {
             CryptoError::InvalidEncoding { index } | CryptoError::IdentityPoint { index } => index,
             CryptoError::InvalidDomainTag { .. } => 0,
         };
-        Misbehavior::InvalidPoint {
-            index: x.peer_received + index as u64,
-            source,
-        }
+        Misbehavior::InvalidPoint { index: x.peer_received + index as u64, source }
     })?;
     x.peer_tags.extend(tags);
     x.peer_received += len;
@@ -578,10 +537,7 @@ fn on_tags(x: &mut Exchange, tags: Vec<[u8; 16]>) -> Result<u64, ProtocolError> 
         return Err(Misbehavior::TagsBeforePoints.into());
     }
     if x.own_tags.len() + tags.len() > x.own.len() {
-        return Err(Misbehavior::TooManyTags {
-            expected: x.own.len() as u64,
-        }
-        .into());
+        return Err(Misbehavior::TooManyTags { expected: x.own.len() as u64 }.into());
     }
     let tags: Vec<Tag> = tags.into_iter().map(Tag).collect();
     if !strictly_ascending(x.own_tags.last(), &tags) {

@@ -75,18 +75,13 @@ pub(crate) fn session_id(
 pub(crate) fn hash_domain(id: &SessionId) -> DomainTag {
     let mut dst = b"VENN-V1-ristretto255_XMD:SHA-512_R255MAP_RO_".to_vec();
     dst.extend_from_slice(&id.0);
-    // 45 + 32 bytes is within RFC 9380's 255-byte limit.
-    DomainTag::new(&dst).unwrap_or_else(|_| unreachable!("77-byte tag is valid"))
+    // 44 + 32 bytes is within RFC 9380's 255-byte limit.
+    DomainTag::new(&dst).unwrap_or_else(|_| unreachable!("76-byte tag is valid"))
 }
 
 /// `SHA-256("venn/v1/confirm" ‖ session id ‖ size of the lower-nonce side ‖
 /// size of the other side ‖ overlap)`.
-pub(crate) fn confirmation(
-    id: &SessionId,
-    low_size: u64,
-    high_size: u64,
-    overlap: u64,
-) -> [u8; 32] {
+pub(crate) fn confirmation(id: &SessionId, low_size: u64, high_size: u64, overlap: u64) -> [u8; 32] {
     Sha256::new()
         .chain_update(b"venn/v1/confirm")
         .chain_update(id.0)

@@ -1,0 +1,152 @@
+//! Establishing authenticated connections: [`Server`] accepts, [`connect`]
+//! dials; both yield a [`PeerConnection`] whose peer is a pinned identity.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tokio::time::timeout;
+
+use crate::{
+    tls::{client_config, server_config, Presented, EXPORTER_LABEL},
+    Fingerprint, Identity, NetConfig, NetError, PeerPins,
+};
+
+/// A listening endpoint. Each accepted connection is authenticated against
+/// the pins.
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    identity: Identity,
+    pins: PeerPins,
+    net: NetConfig,
+}
+
+impl Server {
+    /// Binds a UDP socket. Must be called inside a tokio runtime.
+    pub fn bind(addr: SocketAddr, identity: Identity, pins: PeerPins, net: NetConfig) -> Result<Self, NetError> {
+        // The endpoint-wide config is only a fallback: every connection is
+        // accepted with its own config so its verifier records its own peer.
+        let default = server_config(&identity, pins.clone(), Presented::default(), &net)?;
+        let endpoint = quinn::Endpoint::server(default, addr).map_err(|source| NetError::Bind { addr, source })?;
+        Ok(Self { endpoint, identity, pins, net })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
+        self.endpoint.local_addr().map_err(|e| NetError::Connect(e.to_string()))
+    }
+
+    /// Waits for the next peer and authenticates it. The wait for a peer
+    /// itself is unbounded (a server waits); the handshake is bounded.
+    pub async fn accept(&self) -> Result<PeerConnection, NetError> {
+        let incoming = self.endpoint.accept().await.ok_or_else(|| NetError::Connect("endpoint closed".into()))?;
+        let presented = Presented::default();
+        let config = server_config(&self.identity, self.pins.clone(), presented.clone(), &self.net)?;
+        let connecting =
+            incoming.accept_with(std::sync::Arc::new(config)).map_err(|e| NetError::Connect(e.to_string()))?;
+        let connection = match timeout(self.net.handshake_timeout, connecting).await {
+            Err(_) => {
+                return Err(NetError::Timeout { what: "complete the handshake", timeout: self.net.handshake_timeout })
+            }
+            Ok(Err(e)) => return Err(handshake_error(e, &presented, &self.pins)),
+            Ok(Ok(c)) => c,
+        };
+        PeerConnection::new(connection, &presented, None)
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn close(&self) {
+        self.endpoint.close(0u32.into(), b"shutdown");
+    }
+
+    /// The pinned peers.
+    pub fn pins(&self) -> &PeerPins {
+        &self.pins
+    }
+}
+
+/// Dials `addr` and authenticates the server against `pins`.
+pub async fn connect(
+    addr: SocketAddr,
+    identity: &Identity,
+    pins: PeerPins,
+    net: NetConfig,
+) -> Result<PeerConnection, NetError> {
+    let local: SocketAddr =
+        if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+    let endpoint = quinn::Endpoint::client(local).map_err(|source| NetError::Bind { addr: local, source })?;
+    let presented = Presented::default();
+    let config = client_config(identity, pins.clone(), presented.clone(), &net)?;
+    // The name is not checked (the verifier pins keys), but TLS needs one.
+    let connecting = endpoint.connect_with(config, addr, "venn-peer").map_err(|e| NetError::Connect(e.to_string()))?;
+    let connection = match timeout(net.handshake_timeout, connecting).await {
+        Err(_) => return Err(NetError::Timeout { what: "answer", timeout: net.handshake_timeout }),
+        Ok(Err(e)) => return Err(handshake_error(e, &presented, &pins)),
+        Ok(Ok(c)) => c,
+    };
+    PeerConnection::new(connection, &presented, Some(endpoint))
+}
+
+/// Turns a failed handshake into the most useful error: our refusal of the
+/// peer's fingerprint, the peer's refusal of ours, or the network reason.
+fn handshake_error(e: quinn::ConnectionError, presented: &Presented, pins: &PeerPins) -> NetError {
+    if let Some(fingerprint) = presented.get().filter(|f| !pins.contains(f)) {
+        return NetError::PeerNotPinned { presented: fingerprint, expected: pins.as_slice().to_vec() };
+    }
+    match &e {
+        quinn::ConnectionError::ConnectionClosed(close) if is_certificate_alert(close.error_code) => {
+            NetError::PeerRefusedUs { reason: close.reason.escape_ascii().to_string() }
+        }
+        _ => NetError::Connect(e.to_string()),
+    }
+}
+
+/// TLS alerts about certificates (bad_certificate 42 ... certificate_required 116),
+/// carried as QUIC CRYPTO_ERROR codes 0x100 + alert.
+fn is_certificate_alert(code: quinn::TransportErrorCode) -> bool {
+    let code = u64::from(code);
+    (0x100 + 42..=0x100 + 49).contains(&code) || code == 0x100 + 116
+}
+
+/// An authenticated connection to a pinned peer.
+pub struct PeerConnection {
+    pub(crate) connection: quinn::Connection,
+    peer: Fingerprint,
+    /// A client keeps its endpoint alive for as long as the connection.
+    pub(crate) endpoint: Option<quinn::Endpoint>,
+}
+
+impl PeerConnection {
+    fn new(
+        connection: quinn::Connection,
+        presented: &Presented,
+        endpoint: Option<quinn::Endpoint>,
+    ) -> Result<Self, NetError> {
+        let peer = presented.get().ok_or_else(|| NetError::Connect("peer presented no certificate".into()))?;
+        Ok(Self { connection, peer, endpoint })
+    }
+
+    /// The peer's (pinned) fingerprint.
+    pub fn peer(&self) -> Fingerprint {
+        self.peer
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.connection.remote_address()
+    }
+
+    /// Whether we dialed (the dialer opens the control stream).
+    pub fn is_client(&self) -> bool {
+        self.endpoint.is_some()
+    }
+
+    /// 32 bytes from the TLS exporter (RFC 5705 / RFC 8446 §7.5), equal on
+    /// both ends of this connection and unknown to anyone else. The protocol
+    /// binds its session id to them.
+    pub fn channel_binding(&self) -> Result<[u8; 32], NetError> {
+        let mut out = [0u8; 32];
+        self.connection
+            .export_keying_material(&mut out, EXPORTER_LABEL, b"")
+            .map_err(|_| NetError::TlsSetup("TLS exporter unavailable".into()))?;
+        Ok(out)
+    }
+}
