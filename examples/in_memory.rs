@@ -17,8 +17,7 @@ use std::error::Error;
 
 use venn::crypto::{expand_message_xmd_sha512, DomainTag};
 use venn::protocol::{
-    Channel, Element, ElementSet, Event, Outcome, Policy, Progress, ProtocolError, Session,
-    SessionConfig, Transmit,
+    Channel, Element, ElementSet, Event, Outcome, Policy, Progress, ProtocolError, Session, SessionConfig, Transmit,
 };
 
 /// Domain of the example's identifier digests.
@@ -34,10 +33,7 @@ const ID_DOMAIN: &[u8] = b"venn-example/v1/identifier";
 /// long as both sides use the same one: the protocol only ever compares
 /// elements for equality.
 fn element(domain: &DomainTag, identifier: &str) -> Element {
-    Element(expand_message_xmd_sha512::<32>(
-        identifier.as_bytes(),
-        domain,
-    ))
+    Element(expand_message_xmd_sha512::<32>(identifier.as_bytes(), domain))
 }
 
 /// The example's customer lists: `user{i}@example.com` for a range of `i`.
@@ -56,13 +52,7 @@ struct Party {
 
 impl Party {
     fn new(name: &'static str, session: Session) -> Self {
-        Self {
-            name,
-            session,
-            progress_events: 0,
-            last_progress: Progress::default(),
-            outcome: None,
-        }
+        Self { name, session, progress_events: 0, last_progress: Progress::default(), outcome: None }
     }
 
     /// Reads every pending event. Events come in order: one
@@ -71,11 +61,7 @@ impl Party {
     fn drain_events(&mut self) -> Result<(), ProtocolError> {
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::HandshakeComplete {
-                    session_id,
-                    peer_size,
-                    policy,
-                } => println!(
+                Event::HandshakeComplete { session_id, peer_size, policy } => println!(
                     "{}: handshake complete, session {}…, peer has {} identifiers, \
                      merged policy {}..={}",
                     self.name,
@@ -168,33 +154,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     // ----- inputs -------------------------------------------------------
     // Alice holds users 0..6000 (with a few rows repeated, as exports do);
     // Bob holds users 4000..10000. They share users 4000..6000.
-    let alice_ids: Vec<String> = identifiers(0..6_000)
-        .into_iter()
-        .chain(identifiers(0..25))
-        .collect();
+    let alice_ids: Vec<String> = identifiers(0..6_000).into_iter().chain(identifiers(0..25)).collect();
     let bob_ids = identifiers(4_000..10_000);
 
     let domain = DomainTag::new(ID_DOMAIN)?;
-    let to_elements =
-        |ids: &[String]| -> Vec<Element> { ids.iter().map(|id| element(&domain, id)).collect() };
+    let to_elements = |ids: &[String]| -> Vec<Element> { ids.iter().map(|id| element(&domain, id)).collect() };
 
     // `ElementSet::new` removes duplicates (and says how many), then shuffles
     // with a permutation from the OS CSPRNG: the peer sees our points in the
     // order we send them, so that order must carry no information.
     let (alice_set, alice_duplicates) = ElementSet::new(to_elements(&alice_ids));
     let (bob_set, bob_duplicates) = ElementSet::new(to_elements(&bob_ids));
-    println!(
-        "alice: {} rows, {} distinct ({} duplicates removed)",
-        alice_ids.len(),
-        alice_set.len(),
-        alice_duplicates
-    );
-    println!(
-        "bob:   {} rows, {} distinct ({} duplicates removed)",
-        bob_ids.len(),
-        bob_set.len(),
-        bob_duplicates
-    );
+    println!("alice: {} rows, {} distinct ({} duplicates removed)", alice_ids.len(), alice_set.len(), alice_duplicates);
+    println!("bob:   {} rows, {} distinct ({} duplicates removed)", bob_ids.len(), bob_set.len(), bob_duplicates);
 
     // ----- configuration ------------------------------------------------
     // The default policy refuses sets under 1,000 or over 100,000,000
@@ -204,13 +176,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let policy = Policy::default();
 
     // Our own set is checked against our own policy right away.
-    let tiny: Vec<Element> = (0..10)
-        .map(|i| element(&domain, &format!("x{i}")))
-        .collect();
-    match Session::new(
-        SessionConfig::new(policy, Vec::new()),
-        ElementSet::new(tiny).0,
-    ) {
+    let tiny: Vec<Element> = (0..10).map(|i| element(&domain, &format!("x{i}"))).collect();
+    match Session::new(SessionConfig::new(policy, Vec::new()), ElementSet::new(tiny).0) {
         Err(refused) => println!("a set of 10 is refused at the start: {refused}"),
         Ok(_) => return Err("a set of 10 should be below the default minimum".into()),
     }

@@ -1,5 +1,5 @@
-//! The `venn` command.
+//! The `venn` command; everything lives in the `venn-cli` crate.
 
-fn main() {
-    println!("venn: the command line arrives with the QUIC transport");
+fn main() -> std::process::ExitCode {
+    venn_cli::main()
 }

@@ -1,0 +1,87 @@
+//! Exit codes, one per kind of failure, so scripts can tell them apart.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | other failure |
+//! | 2 | usage error (bad flags) |
+//! | 3 | bad input: unreadable file, missing column, bad identity files |
+//! | 4 | policy refusal (ours or the peer's) |
+//! | 5 | peer authentication failure (fingerprint mismatch either way) |
+//! | 6 | peer protocol violation |
+//! | 7 | network failure: unreachable, timed out, peer went away |
+
+use std::process::ExitCode;
+
+use venn_ids::IdsError;
+use venn_net::NetError;
+use venn_protocol::{AbortReason, ProtocolError};
+
+/// Kinds of failure with their exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Anything not classified below.
+    Other = 1,
+    /// Bad flags (clap exits with this itself).
+    Usage = 2,
+    /// Bad local input.
+    BadInput = 3,
+    /// A policy refused the session.
+    Policy = 4,
+    /// Authentication failed.
+    Authentication = 5,
+    /// The peer broke the protocol.
+    ProtocolViolation = 6,
+    /// The network failed or the peer disappeared.
+    Network = 7,
+}
+
+impl Failure {
+    /// Classifies an error by the first typed cause in its chain.
+    pub fn of(error: &anyhow::Error) -> Self {
+        for cause in error.chain() {
+            if let Some(e) = cause.downcast_ref::<NetError>() {
+                return Self::of_net(e);
+            }
+            if let Some(e) = cause.downcast_ref::<ProtocolError>() {
+                return Self::of_protocol(e);
+            }
+            if cause.downcast_ref::<IdsError>().is_some() {
+                return Self::BadInput;
+            }
+        }
+        Self::Other
+    }
+
+    fn of_net(e: &NetError) -> Self {
+        match e {
+            NetError::PeerNotPinned { .. } | NetError::PeerRefusedUs { .. } => Self::Authentication,
+            NetError::Protocol(p) => Self::of_protocol(p),
+            NetError::PeerGone { .. } | NetError::Stalled(_) | NetError::Connect(_) | NetError::Timeout { .. } => {
+                Self::Network
+            }
+            NetError::Bind { .. } => Self::Network,
+            NetError::IdentityIo { .. }
+            | NetError::IdentityExists { .. }
+            | NetError::KeyFileTooOpen { .. }
+            | NetError::BadIdentityFile { .. }
+            | NetError::BadCertificate
+            | NetError::BadFingerprint(_)
+            | NetError::BadTimeout(_) => Self::BadInput,
+            NetError::KeyGeneration(_) | NetError::TlsSetup(_) => Self::Other,
+        }
+    }
+
+    fn of_protocol(e: &ProtocolError) -> Self {
+        match e {
+            ProtocolError::PolicyRefused(_) | ProtocolError::PeerAborted(AbortReason::PolicyRefused) => Self::Policy,
+            ProtocolError::Cancelled => Self::Other,
+            _ => Self::ProtocolViolation,
+        }
+    }
+
+    /// The process exit code.
+    pub fn code(self) -> ExitCode {
+        ExitCode::from(self as u8)
+    }
+}

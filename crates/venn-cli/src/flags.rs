@@ -1,0 +1,271 @@
+//! Command-line flags, parsed into plain values. Nothing here does I/O.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use venn_ids::{EmailProfile, IdType};
+use venn_net::{Fingerprint, NetConfig};
+use venn_protocol::Policy;
+
+const ABOUT: &str =
+    "Private audience matching: two parties learn how large the overlap of their lists is, and nothing else.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  venn demo                                   # two parties on this machine, generated data
+  venn keygen --out ~/.venn/brand             # once per party; share the printed fingerprint
+  venn serve   --listen 0.0.0.0:7447 --identity ~/.venn/platform --peer-fingerprint <brand's> --input platform.csv --id-column email_sha256 --id-type email-sha256
+  venn connect --peer platform.example:7447  --identity ~/.venn/brand    --peer-fingerprint <platform's> --input customers.csv --id-column email
+
+Exit codes: 0 success, 1 other, 2 usage, 3 bad input, 4 policy refusal,
+5 peer authentication failure, 6 peer protocol violation, 7 network failure.";
+
+/// The `venn` command.
+#[derive(Debug, Parser)]
+#[command(name = "venn", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). Logs never
+    /// contain identifiers.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Threads for the curve work (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a whole match on this machine: two generated audiences, two
+    /// parties over loopback QUIC with throwaway identities, one report.
+    #[command(after_help = "Example:\n  venn demo --rows-a 100000 --rows-b 80000 --overlap 30000")]
+    Demo(DemoArgs),
+    /// Wait for the peer and run one match with it.
+    #[command(
+        after_help = "Example:\n  venn serve --listen 0.0.0.0:7447 --identity ./me --peer-fingerprint 3f2a91c0... --input list.csv --id-column email --report overlap.json"
+    )]
+    Serve(ServeArgs),
+    /// Dial the peer and run one match with it.
+    #[command(
+        after_help = "Example:\n  venn connect --peer 203.0.113.7:7447 --identity ./me --peer-fingerprint 9b1d0e77... --input list.csv --id-column email --report overlap.json"
+    )]
+    Connect(ConnectArgs),
+    /// Write two synthetic audiences with a known overlap.
+    #[command(
+        after_help = "Example:\n  venn gen --rows-a 100000 --rows-b 100000 --overlap 25000 --seed 7 --out-a brand.csv --out-b platform.csv --format-b sha256"
+    )]
+    Gen(GenArgs),
+    /// Create this party's identity (private key and certificate) and print
+    /// its fingerprint.
+    #[command(after_help = "Example:\n  venn keygen --out ~/.venn/brand")]
+    Keygen(KeygenArgs),
+}
+
+/// Where the identifiers come from.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// CSV file with a header row.
+    #[arg(long, value_name = "PATH")]
+    pub input: PathBuf,
+    /// Name of the column holding the identifiers.
+    #[arg(long, default_value = "email", value_name = "NAME")]
+    pub id_column: String,
+    /// What the column holds: email, email-sha256, phone, phone-sha256, maid, raw.
+    #[arg(long, default_value = "email", value_name = "TYPE")]
+    pub id_type: IdType,
+    /// Field separator (one ASCII character).
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    pub delimiter: char,
+    /// `gmail` folds dots and +tags of gmail.com addresses (both sides must agree).
+    #[arg(long, default_value = "standard", value_name = "PROFILE")]
+    pub email_profile: EmailProfile,
+    /// Country assumed for phone numbers without a +country code.
+    #[arg(long, default_value = "US", value_name = "REGION")]
+    pub default_region: String,
+    /// Stop at the first invalid row instead of skipping and counting it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Who the peer is and how the session runs.
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// Directory with this party's key.pem and cert.pem (see `venn keygen`).
+    #[arg(long, value_name = "DIR")]
+    pub identity: PathBuf,
+    /// The peer's fingerprint (64 hex digits), exchanged out of band.
+    #[arg(long, value_name = "FP")]
+    pub peer_fingerprint: Fingerprint,
+    /// Write the result as JSON here (atomically, only on success).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Refuse sessions where either list has fewer distinct identifiers.
+    #[arg(long, default_value_t = Policy::default().min_set_size, value_name = "N")]
+    pub min_set_size: u64,
+    /// Refuse sessions where either list has more distinct identifiers.
+    #[arg(long, default_value_t = Policy::default().max_set_size, value_name = "N")]
+    pub max_set_size: u64,
+    /// Points per message (1 to 65536).
+    #[arg(long, default_value_t = venn_protocol::DEFAULT_BATCH_SIZE, value_name = "N")]
+    pub batch_size: usize,
+    /// Seconds without any packet from the peer before giving up.
+    #[arg(long, default_value_t = NetConfig::default().idle_timeout.as_secs(), value_name = "SECS")]
+    pub idle_timeout: u64,
+    /// Seconds without protocol progress (connection alive) before giving up.
+    #[arg(long, default_value_t = NetConfig::default().stall_timeout.as_secs(), value_name = "SECS")]
+    pub stall_timeout: u64,
+    /// Seconds to wait for the connection and handshake.
+    #[arg(long, default_value_t = NetConfig::default().handshake_timeout.as_secs(), value_name = "SECS")]
+    pub handshake_timeout: u64,
+}
+
+impl SessionArgs {
+    /// The policy these flags describe.
+    pub fn policy(&self) -> Policy {
+        Policy { min_set_size: self.min_set_size, max_set_size: self.max_set_size }
+    }
+
+    /// The transport settings these flags describe.
+    pub fn net(&self) -> NetConfig {
+        let idle = Duration::from_secs(self.idle_timeout.max(1));
+        NetConfig {
+            idle_timeout: idle,
+            keep_alive: NetConfig::default().keep_alive.min(idle / 3),
+            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            handshake_timeout: Duration::from_secs(self.handshake_timeout.max(1)),
+        }
+    }
+}
+
+/// `venn serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (UDP).
+    #[arg(long, default_value = "0.0.0.0:7447", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub session: SessionArgs,
+}
+
+/// `venn connect`.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// The peer's address, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub peer: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub session: SessionArgs,
+}
+
+/// `venn gen`.
+#[derive(Debug, Clone, Args)]
+pub struct GenArgs {
+    /// Rows of the first file.
+    #[arg(long, value_name = "N")]
+    pub rows_a: usize,
+    /// Rows of the second file.
+    #[arg(long, value_name = "N")]
+    pub rows_b: usize,
+    /// People in both files.
+    #[arg(long, value_name = "K")]
+    pub overlap: usize,
+    /// Seed: the same seed writes the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First output file.
+    #[arg(long, value_name = "PATH")]
+    pub out_a: PathBuf,
+    /// Second output file.
+    #[arg(long, value_name = "PATH")]
+    pub out_b: PathBuf,
+    /// How the first file writes identifiers: plain, messy or sha256.
+    #[arg(long, default_value = "plain", value_name = "FORMAT")]
+    pub format_a: String,
+    /// How the second file writes identifiers: plain, messy or sha256.
+    #[arg(long, default_value = "plain", value_name = "FORMAT")]
+    pub format_b: String,
+}
+
+/// `venn keygen`.
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Directory to create key.pem (mode 0600) and cert.pem in.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `venn demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Rows of the brand's list.
+    #[arg(long, default_value_t = 40_000, value_name = "N")]
+    pub rows_a: usize,
+    /// Rows of the platform's list.
+    #[arg(long, default_value_t = 30_000, value_name = "N")]
+    pub rows_b: usize,
+    /// People on both lists.
+    #[arg(long, default_value_t = 12_000, value_name = "K")]
+    pub overlap: usize,
+    /// Seed of the generated lists.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the brand's report as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_parses_with_defaults() {
+        let fp = "ab".repeat(32);
+        let cli =
+            Cli::try_parse_from(["venn", "serve", "--identity", "me", "--peer-fingerprint", &fp, "--input", "x.csv"])
+                .unwrap();
+        let Command::Serve(s) = cli.command else { panic!("not serve") };
+        assert_eq!(s.input.id_column, "email");
+        assert_eq!(s.input.id_type, IdType::Email);
+        assert_eq!(s.session.policy(), Policy::default());
+        assert_eq!(s.listen.port(), 7447);
+    }
+
+    #[test]
+    fn bad_fingerprint_is_a_usage_error() {
+        let err = Cli::try_parse_from([
+            "venn",
+            "connect",
+            "--peer",
+            "h:1",
+            "--identity",
+            "me",
+            "--peer-fingerprint",
+            "xyz",
+            "--input",
+            "x",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+}

@@ -1,0 +1,75 @@
+//! Reading a party's identifiers into the protocol's input set.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+use venn_ids::{read_identifiers, EmailProfile, IdType, ReadOptions, Region};
+use venn_protocol::{Element, ElementSet};
+
+/// Where a party's identifiers come from and how to read them.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    /// The CSV file.
+    pub path: PathBuf,
+    /// How to read it.
+    pub options: ReadOptions,
+}
+
+impl InputSpec {
+    /// A spec with default options for the given column and type.
+    pub fn new(path: &Path, id_column: &str, id_type: IdType) -> Self {
+        Self { path: path.to_path_buf(), options: ReadOptions::new(id_column, id_type) }
+    }
+
+    /// Sets the details that `serve` and `connect` expose as flags.
+    pub fn with(mut self, delimiter: u8, profile: EmailProfile, region: Region, strict: bool) -> Self {
+        self.options.delimiter = delimiter;
+        self.options.email_profile = profile;
+        self.options.default_region = region;
+        self.options.strict = strict;
+        self
+    }
+}
+
+/// What reading the input found, for the report. Counts only: no
+/// identifier is ever kept here.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InputStats {
+    /// The file read.
+    pub path: String,
+    /// The id column.
+    pub id_column: String,
+    /// The id type.
+    pub id_type: String,
+    /// Data rows in the file.
+    pub rows_read: u64,
+    /// Rows with a valid identifier.
+    pub valid: u64,
+    /// Rows skipped, by reason.
+    pub skipped: std::collections::BTreeMap<String, u64>,
+    /// Valid rows that repeated an earlier identifier.
+    pub duplicates: u64,
+    /// Distinct identifiers entering the protocol.
+    pub distinct: u64,
+}
+
+/// Reads and normalizes the input, deduplicates it, and returns the
+/// shuffled set the protocol takes.
+pub fn load(spec: &InputSpec) -> anyhow::Result<(ElementSet, InputStats)> {
+    let outcome = read_identifiers(&spec.path, &spec.options)
+        .with_context(|| format!("cannot use input {}", spec.path.display()))?;
+    let stats = InputStats {
+        path: spec.path.display().to_string(),
+        id_column: spec.options.id_column.clone(),
+        id_type: spec.options.id_type.to_string(),
+        rows_read: outcome.rows_read,
+        valid: outcome.valid,
+        skipped: outcome.skipped_by_reason.iter().map(|(r, n)| (r.label().to_owned(), n)).collect(),
+        duplicates: outcome.duplicates,
+        distinct: outcome.distinct() as u64,
+    };
+    // venn-ids already removed duplicates; ElementSet checks again and shuffles.
+    let (set, _) = ElementSet::new(outcome.digests.into_iter().map(Element).collect());
+    Ok((set, stats))
+}

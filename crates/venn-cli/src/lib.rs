@@ -1,0 +1,83 @@
+//! The `venn` command line. Flags are parsed into plain values
+//! ([`flags`]), each subcommand is a module, and every failure maps to a
+//! distinct exit code ([`exit`]).
+
+#![forbid(unsafe_code)]
+
+mod demo;
+pub mod exit;
+pub mod flags;
+mod gen;
+mod input;
+mod keygen;
+mod party;
+mod progress;
+pub mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use exit::Failure;
+use flags::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+/// Runs `venn` with the process arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Failure::Usage.code() } else { ExitCode::SUCCESS };
+        }
+    };
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("venn: error: {e:#}");
+            Failure::of(&e).code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("VENN_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(threads) = cli.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global()?;
+    }
+    match &cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Gen(args) => gen::run(args),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args, cli.quiet)),
+        Command::Serve(args) => {
+            let report = runtime()?.block_on(party::run(
+                party::Role::Serve(args.listen),
+                &args.input,
+                &args.session,
+                cli.quiet,
+            ))?;
+            party::publish(&report, args.session.report.as_deref())
+        }
+        Command::Connect(args) => {
+            let role = party::Role::Connect(args.peer.clone());
+            let report = runtime()?.block_on(party::run(role, &args.input, &args.session, cli.quiet))?;
+            party::publish(&report, args.session.report.as_deref())
+        }
+    }
+}
+
+/// Two runtime workers: one can block on curve work while the other keeps
+/// the network moving. The curve work itself runs on rayon's pool.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}

@@ -1,0 +1,232 @@
+//! The result of a match: a human summary for stdout and a versioned JSON
+//! document for `--report`, written atomically and only after success.
+//!
+//! JSON schema `venn.report/v1` (documented in `docs/report.md`).
+
+use std::{io::Write, path::Path, time::Duration};
+
+use anyhow::Context;
+use serde::Serialize;
+use venn_net::SessionReport;
+use venn_protocol::PROTOCOL_VERSION;
+
+use crate::input::InputStats;
+
+/// Identifies the JSON layout; bumped on any incompatible change.
+pub const SCHEMA: &str = "venn.report/v1";
+
+/// Everything a party learns and did in one session.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// The protocol version spoken.
+    pub protocol_version: u16,
+    /// The session id (same on both sides).
+    pub session_id: String,
+    /// `serve` or `connect`.
+    pub role: &'static str,
+    /// Our fingerprint.
+    pub own_fingerprint: String,
+    /// The peer's fingerprint.
+    pub peer_fingerprint: String,
+    /// How our input was read.
+    pub input: InputStats,
+    /// Our distinct identifiers.
+    pub own_size: u64,
+    /// The peer's distinct identifiers.
+    pub peer_size: u64,
+    /// Identifiers in both sets.
+    pub overlap: u64,
+    /// `overlap / own_size`.
+    pub match_rate_own: f64,
+    /// `overlap / peer_size`.
+    pub match_rate_peer: f64,
+    /// The merged policy the session ran under.
+    pub policy: PolicyReport,
+    /// Seconds from start (reading included) to confirmed result.
+    pub wall_time_seconds: f64,
+    /// Traffic.
+    pub bytes: Traffic,
+    /// Unix time of completion, seconds.
+    pub finished_at_unix: u64,
+}
+
+/// The merged policy.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PolicyReport {
+    /// Smallest set allowed.
+    pub min_set_size: u64,
+    /// Largest set allowed.
+    pub max_set_size: u64,
+}
+
+/// Bytes sent and received.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Traffic {
+    /// UDP payload sent (QUIC and TLS included).
+    pub sent: u64,
+    /// UDP payload received.
+    pub received: u64,
+    /// Protocol messages sent, before framing and encryption.
+    pub payload_sent: u64,
+    /// Protocol messages received.
+    pub payload_received: u64,
+}
+
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+impl Report {
+    /// Builds the report of a finished session.
+    pub fn new(
+        role: &'static str,
+        own_fingerprint: String,
+        input: InputStats,
+        session: &SessionReport,
+        wall: Duration,
+    ) -> Self {
+        let o = &session.outcome;
+        Self {
+            schema: SCHEMA,
+            protocol_version: PROTOCOL_VERSION,
+            session_id: o.session_id.to_hex(),
+            role,
+            own_fingerprint,
+            peer_fingerprint: session.peer.to_hex(),
+            input,
+            own_size: o.own_size,
+            peer_size: o.peer_size,
+            overlap: o.overlap,
+            match_rate_own: rate(o.overlap, o.own_size),
+            match_rate_peer: rate(o.overlap, o.peer_size),
+            policy: PolicyReport { min_set_size: o.policy.min_set_size, max_set_size: o.policy.max_set_size },
+            wall_time_seconds: wall.as_secs_f64(),
+            bytes: Traffic {
+                sent: session.wire_bytes_sent,
+                received: session.wire_bytes_received,
+                payload_sent: session.payload_bytes_sent,
+                payload_received: session.payload_bytes_received,
+            },
+            finished_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The summary printed on stdout.
+    pub fn human(&self) -> String {
+        let i = &self.input;
+        let skipped: u64 = i.skipped.values().sum();
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(format!("Overlap            {:>12}", group(self.overlap)));
+        line(format!(
+            "Our list           {:>12}   match rate {:>6.2}%",
+            group(self.own_size),
+            100.0 * self.match_rate_own
+        ));
+        line(format!(
+            "Peer's list        {:>12}   match rate {:>6.2}%",
+            group(self.peer_size),
+            100.0 * self.match_rate_peer
+        ));
+        line(format!(
+            "Input              {} rows read, {} valid, {} duplicates, {} skipped ({})",
+            group(i.rows_read),
+            group(i.valid),
+            group(i.duplicates),
+            group(skipped),
+            i.path
+        ));
+        for (reason, n) in i.skipped.iter().filter(|(_, &n)| n > 0) {
+            line(format!("  skipped {reason:<16} {:>10}", group(*n)));
+        }
+        line(format!("Session            {} (protocol v{})", self.session_id, self.protocol_version));
+        line(format!("Peer               {}", self.peer_fingerprint));
+        line(format!(
+            "Policy             set sizes {}..={}",
+            group(self.policy.min_set_size),
+            group(self.policy.max_set_size)
+        ));
+        line(format!(
+            "Wall time          {:.2} s; sent {}, received {}",
+            self.wall_time_seconds,
+            bytes(self.bytes.sent),
+            bytes(self.bytes.received)
+        ));
+        out
+    }
+
+    /// Writes the JSON report atomically: a temporary file in the same
+    /// directory, synced, then renamed over `path`. A reader sees either no
+    /// file or the whole report.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create the report in {}", dir.display()))?;
+        serde_json::to_writer_pretty(&mut tmp, self).context("cannot encode the report")?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all().with_context(|| format!("cannot write the report {}", path.display()))?;
+        tmp.persist(path).with_context(|| format!("cannot write the report {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000), "1,000");
+        assert_eq!(group(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(bytes(512), "512.0 B");
+        assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn rate_of_empty_set_is_zero() {
+        assert_eq!(rate(0, 0), 0.0);
+        assert_eq!(rate(1, 4), 0.25);
+    }
+}

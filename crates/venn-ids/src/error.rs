@@ -1,0 +1,187 @@
+//! Errors of the identifier intake.
+//!
+//! Only problems that stop a whole file are errors. A bad row is not: it is
+//! skipped and counted under a [`SkipReason`], unless the caller asked for
+//! strict mode, in which case the first one becomes [`IdsError::InvalidRow`].
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::skip::SkipReason;
+
+/// Most column names a [`IdsError::MissingColumn`] message lists before it
+/// says how many more there are, so that a garbage header (say, one 10 MB
+/// line) still gives a one-line message.
+const LISTED_COLUMNS: usize = 20;
+
+/// Longest column name, in characters, shown in a message.
+const LISTED_NAME_CHARS: usize = 40;
+
+/// Why a file could not be turned into identifiers. Every message names the
+/// file and fits on one line, so the CLI can print it as is.
+#[derive(Debug, Error)]
+pub enum IdsError {
+    /// The file could not be opened (missing, no permission, ...).
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// Reading failed part-way through the file.
+    #[error("cannot read {} at line {line}: {source}", .path.display())]
+    Read {
+        /// The file being read.
+        path: PathBuf,
+        /// 1-based line where the record being read starts.
+        line: u64,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The file holds no header row (it is empty or only blank lines).
+    #[error("{} is empty: expected a header row naming the columns", .path.display())]
+    NoHeader {
+        /// The file that was read.
+        path: PathBuf,
+    },
+    /// A column the caller named is not in the header row.
+    #[error(
+        "{} has no column {column:?}; its columns are: {}",
+        .path.display(),
+        list_columns(.available)
+    )]
+    MissingColumn {
+        /// The file that was read.
+        path: PathBuf,
+        /// The column that was asked for.
+        column: String,
+        /// The header names the file does have, whitespace-trimmed.
+        available: Vec<String>,
+    },
+    /// A column the caller named appears more than once in the header row,
+    /// so which one holds the identifiers is ambiguous.
+    #[error("{} has more than one column named {column:?}; rename one of them", .path.display())]
+    DuplicateColumn {
+        /// The file that was read.
+        path: PathBuf,
+        /// The ambiguous column name.
+        column: String,
+    },
+    /// Strict mode only: the first row that would have been skipped.
+    #[error(
+        "{} line {line}: {reason} ({}); strict mode stops at the first invalid row",
+        .path.display(),
+        .reason.explain()
+    )]
+    InvalidRow {
+        /// The file that was read.
+        path: PathBuf,
+        /// 1-based line where the offending record starts (the header is line 1).
+        line: u64,
+        /// Why the row is invalid.
+        reason: SkipReason,
+    },
+}
+
+/// Renders header names for a message: quoted, shortened, at most
+/// [`LISTED_COLUMNS`] of them, with a hint when there is only one column
+/// (the usual sign of a wrong delimiter).
+fn list_columns(names: &[String]) -> String {
+    let mut out = names
+        .iter()
+        .take(LISTED_COLUMNS)
+        .map(|name| {
+            if name.chars().count() > LISTED_NAME_CHARS {
+                let short: String = name.chars().take(LISTED_NAME_CHARS).collect();
+                format!("{short:?}...")
+            } else {
+                format!("{name:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LISTED_COLUMNS {
+        out.push_str(&format!(" and {} more", names.len() - LISTED_COLUMNS));
+    }
+    if names.len() == 1 {
+        out.push_str(" (only one column: is the delimiter right?)");
+    }
+    out
+}
+
+/// A name given for an [`IdType`](crate::IdType) or
+/// [`EmailProfile`](crate::EmailProfile) that is not one of the accepted ones.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {what} {input:?}; expected one of: {expected}")]
+pub struct ParseNameError {
+    /// What was being parsed ("identifier type", "email profile").
+    pub what: &'static str,
+    /// The rejected input.
+    pub input: String,
+    /// The accepted names, comma-separated.
+    pub expected: &'static str,
+}
+
+/// Why a synthetic audience could not be generated or written.
+#[derive(Debug, Error)]
+pub enum SynthError {
+    /// More people were asked to be in both lists than one list holds.
+    #[error("overlap {overlap} is larger than a list (rows_a = {rows_a}, rows_b = {rows_b})")]
+    OverlapTooLarge {
+        /// The requested overlap.
+        overlap: usize,
+        /// Rows requested for side A.
+        rows_a: usize,
+        /// Rows requested for side B.
+        rows_b: usize,
+    },
+    /// More distinct people were asked for than the generator supports.
+    #[error("{requested} distinct people requested; at most {max} are supported")]
+    TooManyPeople {
+        /// rows_a + rows_b - overlap.
+        requested: usize,
+        /// The supported maximum.
+        max: usize,
+    },
+    /// Writing the CSV failed.
+    #[error("cannot write synthetic CSV: {0}")]
+    Write(#[from] csv::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_column_message_lists_available_columns() {
+        let err = IdsError::MissingColumn {
+            path: PathBuf::from("brand.csv"),
+            column: "email".into(),
+            available: vec!["mail".into(), "phone".into()],
+        };
+        assert_eq!(err.to_string(), r#"brand.csv has no column "email"; its columns are: "mail", "phone""#);
+    }
+
+    #[test]
+    fn missing_column_message_hints_at_delimiter_for_single_column() {
+        let err = IdsError::MissingColumn {
+            path: PathBuf::from("brand.csv"),
+            column: "email".into(),
+            available: vec!["email;phone".into()],
+        };
+        assert!(err.to_string().contains("is the delimiter right?"));
+    }
+
+    #[test]
+    fn missing_column_message_is_bounded_for_huge_headers() {
+        let available: Vec<String> = (0..1000).map(|i| format!("{i}{}", "x".repeat(500))).collect();
+        let err = IdsError::MissingColumn { path: PathBuf::from("brand.csv"), column: "email".into(), available };
+        let msg = err.to_string();
+        assert!(msg.len() < 2_000, "message is {} bytes", msg.len());
+        assert!(msg.ends_with("and 980 more"));
+        assert!(!msg.contains('\n'));
+    }
+}
