@@ -1,0 +1,227 @@
+//! End to end: the built `venn` binary, two OS processes, real QUIC on
+//! loopback.
+
+use std::{
+    net::UdpSocket,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const VENN: &str = env!("CARGO_BIN_EXE_venn");
+
+fn venn(args: &[&str]) -> Output {
+    Command::new(VENN).args(args).output().expect("venn runs")
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(VENN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("venn starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A free UDP port on loopback (bound and released; good enough for tests).
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn keygen(dir: &Path) -> String {
+    let out = venn(&["keygen", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("Fingerprint:")).expect("fingerprint printed");
+    line.trim_start_matches("Fingerprint:").trim().to_owned()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    brand_fp: String,
+    platform_fp: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let brand_fp = keygen(&dir.path().join("brand-id"));
+        let platform_fp = keygen(&dir.path().join("platform-id"));
+        Self { dir, brand_fp, platform_fp }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_owned()
+    }
+
+    /// Writes brand.csv (messy emails) and platform.csv (SHA-256 emails).
+    fn generate(&self, rows_a: usize, rows_b: usize, overlap: usize) {
+        let out = venn(&[
+            "gen", "--rows-a", &rows_a.to_string(), "--rows-b", &rows_b.to_string(), "--overlap", &overlap.to_string(),
+            "--seed", "11", "--out-a", &self.p("brand.csv"), "--out-b", &self.p("platform.csv"),
+            "--format-a", "messy", "--format-b", "sha256",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("true overlap {overlap}")), "{}", text(&out.stdout));
+    }
+
+    fn serve(&self, port: u16, peer_fp: &str, extra: &[&str]) -> Child {
+        let (listen, id, input, report) =
+            (format!("127.0.0.1:{port}"), self.p("platform-id"), self.p("platform.csv"), self.p("platform.json"));
+        let mut args = vec![
+            "serve", "--quiet", "--listen", &listen, "--identity", &id, "--peer-fingerprint", peer_fp, "--input", &input,
+            "--id-column", "email_sha256", "--id-type", "email-sha256", "--report", &report,
+        ];
+        args.extend(extra);
+        spawn(&args)
+    }
+
+    fn connect(&self, port: u16, peer_fp: &str, extra: &[&str]) -> Child {
+        let (peer, id, input, report) =
+            (format!("127.0.0.1:{port}"), self.p("brand-id"), self.p("brand.csv"), self.p("brand.json"));
+        let mut args = vec![
+            "connect", "--quiet", "--peer", &peer, "--identity", &id, "--peer-fingerprint", peer_fp, "--input", &input,
+            "--id-column", "email", "--id-type", "email", "--report", &report,
+        ];
+        args.extend(extra);
+        spawn(&args)
+    }
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
+}
+
+/// Waits for a child with a deadline; kills it if the deadline passes.
+fn wait(mut child: Child, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return (child.wait_with_output().unwrap(), start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("venn did not exit within {limit:?}: {}", text(&child.wait_with_output().unwrap().stderr));
+}
+
+#[test]
+fn two_processes_agree_on_the_true_overlap_between_messy_emails_and_sha256() {
+    let s = Setup::new();
+    s.generate(3_000, 2_500, 1_200);
+    let port = free_port();
+    let server = s.serve(port, &s.brand_fp, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let client = s.connect(port, &s.platform_fp, &[]);
+    let (client, _) = wait(client, Duration::from_secs(120));
+    let (server, _) = wait(server, Duration::from_secs(120));
+    assert!(client.status.success(), "connect failed: {}", text(&client.stderr));
+    assert!(server.status.success(), "serve failed: {}", text(&server.stderr));
+    assert!(text(&client.stdout).contains("1,200"), "{}", text(&client.stdout));
+
+    let (brand, platform) = (report(&s.path("brand.json")), report(&s.path("platform.json")));
+    assert_eq!(brand["schema"], "venn.report/v1");
+    assert_eq!(brand["overlap"], 1_200);
+    assert_eq!(platform["overlap"], 1_200);
+    assert_eq!(brand["own_size"], 3_000);
+    assert_eq!(brand["peer_size"], 2_500);
+    assert_eq!(brand["session_id"], platform["session_id"]);
+    assert_eq!(brand["peer_fingerprint"], s.platform_fp.as_str());
+    assert_eq!(platform["peer_fingerprint"], s.brand_fp.as_str());
+    assert_eq!(brand["input"]["rows_read"], 3_000);
+}
+
+#[test]
+fn wrong_peer_fingerprint_is_refused_on_both_sides_without_reports() {
+    let s = Setup::new();
+    s.generate(1_500, 1_500, 100);
+    let port = free_port();
+    let stranger = "ab".repeat(32);
+    let server = s.serve(port, &s.brand_fp, &["--handshake-timeout", "5"]);
+    std::thread::sleep(Duration::from_millis(300));
+    // The brand pins a fingerprint that is not the platform's.
+    let client = s.connect(port, &stranger, &["--handshake-timeout", "5"]);
+    let (client, _) = wait(client, Duration::from_secs(60));
+    let (server, _) = wait(server, Duration::from_secs(60));
+    assert_eq!(client.status.code(), Some(5), "{}", text(&client.stderr));
+    assert!(!server.status.success());
+    let err = text(&client.stderr);
+    assert!(err.contains(&s.platform_fp) && err.contains(&stranger), "both fingerprints named: {err}");
+    assert!(!s.path("brand.json").exists());
+    assert!(!s.path("platform.json").exists());
+}
+
+#[test]
+fn survivor_of_a_killed_peer_exits_within_the_idle_timeout_without_a_report() {
+    let s = Setup::new();
+    s.generate(60_000, 60_000, 1_000);
+    let port = free_port();
+    let server = s.serve(port, &s.brand_fp, &["--idle-timeout", "3"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut client = s.connect(port, &s.platform_fp, &["--idle-timeout", "3"]);
+    std::thread::sleep(Duration::from_millis(2_500));
+    client.kill().unwrap(); // SIGKILL: no goodbye, the peer must notice by itself
+    let _ = client.wait();
+    let (server, waited) = wait(server, Duration::from_secs(30));
+    assert!(!server.status.success());
+    assert!(waited < Duration::from_secs(12), "took {waited:?}");
+    let err = text(&server.stderr);
+    assert!(err.contains("went away") || err.contains("stalled"), "{err}");
+    assert!(!s.path("platform.json").exists());
+}
+
+fn input_error(csv: Option<&[u8]>, column: &str) -> (Option<i32>, String) {
+    let s = Setup::new();
+    let path = s.path("input.csv");
+    if let Some(bytes) = csv {
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let out = venn(&[
+        "connect", "--quiet", "--peer", "127.0.0.1:9", "--identity", &s.p("brand-id"), "--peer-fingerprint",
+        &s.platform_fp, "--input", path.to_str().unwrap(), "--id-column", column,
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    (out.status.code(), err)
+}
+
+#[test]
+fn missing_id_column_names_the_file_and_its_columns() {
+    let (code, err) = input_error(Some(b"mail,phone\na@b.co,1\n"), "email");
+    assert_eq!(code, Some(3));
+    assert!(err.contains("input.csv") && err.contains("mail") && err.contains("phone"), "{err}");
+}
+
+#[test]
+fn empty_file_is_a_one_line_error() {
+    let (code, err) = input_error(Some(b""), "email");
+    assert_eq!(code, Some(3));
+    assert!(err.contains("input.csv"), "{err}");
+}
+
+#[test]
+fn unreadable_file_is_a_one_line_error() {
+    let (code, err) = input_error(None, "email");
+    assert_eq!(code, Some(3));
+    assert!(err.contains("input.csv"), "{err}");
+}
+
+#[test]
+fn every_command_explains_itself_with_an_example() {
+    for command in ["demo", "serve", "connect", "gen", "keygen"] {
+        let out = venn(&[command, "--help"]);
+        assert!(out.status.success());
+        assert!(text(&out.stdout).contains("Example"), "{command} --help has no example");
+    }
+    let out = venn(&["--help"]);
+    assert!(text(&out.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn bad_flag_is_a_usage_error() {
+    let out = venn(&["connect", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
