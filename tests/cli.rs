@@ -60,9 +60,23 @@ impl Setup {
     /// Writes brand.csv (messy emails) and platform.csv (SHA-256 emails).
     fn generate(&self, rows_a: usize, rows_b: usize, overlap: usize) {
         let out = venn(&[
-            "gen", "--rows-a", &rows_a.to_string(), "--rows-b", &rows_b.to_string(), "--overlap", &overlap.to_string(),
-            "--seed", "11", "--out-a", &self.p("brand.csv"), "--out-b", &self.p("platform.csv"),
-            "--format-a", "messy", "--format-b", "sha256",
+            "gen",
+            "--rows-a",
+            &rows_a.to_string(),
+            "--rows-b",
+            &rows_b.to_string(),
+            "--overlap",
+            &overlap.to_string(),
+            "--seed",
+            "11",
+            "--out-a",
+            &self.p("brand.csv"),
+            "--out-b",
+            &self.p("platform.csv"),
+            "--format-a",
+            "messy",
+            "--format-b",
+            "sha256",
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains(&format!("true overlap {overlap}")), "{}", text(&out.stdout));
@@ -72,8 +86,22 @@ impl Setup {
         let (listen, id, input, report) =
             (format!("127.0.0.1:{port}"), self.p("platform-id"), self.p("platform.csv"), self.p("platform.json"));
         let mut args = vec![
-            "serve", "--quiet", "--listen", &listen, "--identity", &id, "--peer-fingerprint", peer_fp, "--input", &input,
-            "--id-column", "email_sha256", "--id-type", "email-sha256", "--report", &report,
+            "serve",
+            "--quiet",
+            "--listen",
+            &listen,
+            "--identity",
+            &id,
+            "--peer-fingerprint",
+            peer_fp,
+            "--input",
+            &input,
+            "--id-column",
+            "email_sha256",
+            "--id-type",
+            "email-sha256",
+            "--report",
+            &report,
         ];
         args.extend(extra);
         spawn(&args)
@@ -83,8 +111,22 @@ impl Setup {
         let (peer, id, input, report) =
             (format!("127.0.0.1:{port}"), self.p("brand-id"), self.p("brand.csv"), self.p("brand.json"));
         let mut args = vec![
-            "connect", "--quiet", "--peer", &peer, "--identity", &id, "--peer-fingerprint", peer_fp, "--input", &input,
-            "--id-column", "email", "--id-type", "email", "--report", &report,
+            "connect",
+            "--quiet",
+            "--peer",
+            &peer,
+            "--identity",
+            &id,
+            "--peer-fingerprint",
+            peer_fp,
+            "--input",
+            &input,
+            "--id-column",
+            "email",
+            "--id-type",
+            "email",
+            "--report",
+            &report,
         ];
         args.extend(extra);
         spawn(&args)
@@ -180,8 +222,18 @@ fn input_error(csv: Option<&[u8]>, column: &str) -> (Option<i32>, String) {
         std::fs::write(&path, bytes).unwrap();
     }
     let out = venn(&[
-        "connect", "--quiet", "--peer", "127.0.0.1:9", "--identity", &s.p("brand-id"), "--peer-fingerprint",
-        &s.platform_fp, "--input", path.to_str().unwrap(), "--id-column", column,
+        "connect",
+        "--quiet",
+        "--peer",
+        "127.0.0.1:9",
+        "--identity",
+        &s.p("brand-id"),
+        "--peer-fingerprint",
+        &s.platform_fp,
+        "--input",
+        path.to_str().unwrap(),
+        "--id-column",
+        column,
     ]);
     let err = text(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
@@ -211,7 +263,7 @@ fn unreadable_file_is_a_one_line_error() {
 
 #[test]
 fn every_command_explains_itself_with_an_example() {
-    for command in ["demo", "serve", "connect", "gen", "keygen"] {
+    for command in ["demo", "serve", "connect", "gen", "keygen", "bench"] {
         let out = venn(&[command, "--help"]);
         assert!(out.status.success());
         assert!(text(&out.stdout).contains("Example"), "{command} --help has no example");

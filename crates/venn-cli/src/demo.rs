@@ -47,15 +47,14 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
 
     let platform_spec = InputSpec::new(&platform_csv, "email_sha256", IdType::EmailSha256);
     let platform = tokio::spawn(async move {
-        match_with("platform", platform_fp, platform_spec, params, quiet, || async move { Ok(server.accept().await?) })
-            .await
+        let accept = || async move { Ok(server.accept().await?) };
+        match_with("platform", platform_fp, platform_spec, params, quiet, accept, |_| {}).await
     });
     let brand_spec = InputSpec::new(&brand_csv, "email", IdType::Email);
-    let brand = match_with("brand", brand_fp, brand_spec, params, quiet, || async move {
-        Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?)
-    })
-    .await
-    .context("the brand's side failed")?;
+    let dial = || async move { Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?) };
+    let brand = match_with("brand", brand_fp, brand_spec, params, quiet, dial, |_| {})
+        .await
+        .context("the brand's side failed")?;
     let platform = platform.await.context("the platform's side panicked")?.context("the platform's side failed")?;
 
     println!("Brand's report");

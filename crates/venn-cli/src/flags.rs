@@ -61,6 +61,10 @@ pub enum Command {
         after_help = "Example:\n  venn gen --rows-a 100000 --rows-b 100000 --overlap 25000 --seed 7 --out-a brand.csv --out-b platform.csv --format-b sha256"
     )]
     Gen(GenArgs),
+    /// Measure end-to-end throughput against the curve-arithmetic floor:
+    /// both parties in this process over loopback QUIC, on generated lists.
+    #[command(after_help = "Example:\n  venn bench --rows 100000\n  venn bench --rows 1000000 --overlap 0.25 --json")]
+    Bench(BenchArgs),
     /// Create this party's identity (private key and certificate) and print
     /// its fingerprint.
     #[command(after_help = "Example:\n  venn keygen --out ~/.venn/brand")]
@@ -206,6 +210,26 @@ pub struct KeygenArgs {
     /// Directory to create key.pem (mode 0600) and cert.pem in.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// `venn bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Records in each list.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub rows: usize,
+    /// Fraction of each list that is in both.
+    #[arg(long, default_value_t = 0.25, value_name = "F")]
+    pub overlap: f64,
+    /// Points per message.
+    #[arg(long, default_value_t = venn_protocol::DEFAULT_BATCH_SIZE, value_name = "N")]
+    pub batch_size: usize,
+    /// Seed of the generated lists.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `venn demo`.

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod demo;
 pub mod exit;
 pub mod flags;
@@ -13,6 +14,7 @@ mod keygen;
 mod party;
 mod progress;
 pub mod report;
+mod sysinfo;
 
 use std::process::ExitCode;
 
@@ -59,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Gen(args) => gen::run(args),
         Command::Demo(args) => runtime()?.block_on(demo::run(args, cli.quiet)),
+        Command::Bench(args) => runtime()?.block_on(bench::run(args)),
         Command::Serve(args) => {
             let report = runtime()?.block_on(party::run(
                 party::Role::Serve(args.listen),

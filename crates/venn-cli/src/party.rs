@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, path::Path, time::Instant};
 use anyhow::Context;
 use venn_ids::Region;
 use venn_net::{connect, run_session, Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server};
-use venn_protocol::{Policy, SessionConfig};
+use venn_protocol::{Event, Policy, SessionConfig};
 
 use crate::{
     flags::{InputArgs, SessionArgs},
@@ -77,7 +77,7 @@ pub async fn run(role: Role, input: &InputArgs, session: &SessionArgs, quiet: bo
                 );
                 Ok(server.accept().await?)
             };
-            match_with("serve", own, spec, params, quiet, reach).await
+            match_with("serve", own, spec, params, quiet, reach, |_| {}).await
         }
         Role::Connect(peer) => {
             let reach = || async move {
@@ -88,24 +88,28 @@ pub async fn run(role: Role, input: &InputArgs, session: &SessionArgs, quiet: bo
                     .with_context(|| format!("peer address {peer} resolves to nothing"))?;
                 Ok(connect(addr, &identity, pins, net).await?)
             };
-            match_with("connect", own, spec, params, quiet, reach).await
+            match_with("connect", own, spec, params, quiet, reach, |_| {}).await
         }
     }
 }
 
 /// Reads the input, then reaches the peer with `reach`, then matches.
 /// Reading comes first so that a bad file fails before the peer is bothered.
-pub async fn match_with<F, Fut>(
+///
+/// `observe` sees every protocol event after the progress bars do.
+pub async fn match_with<F, Fut, O>(
     role: &'static str,
     own: Fingerprint,
     spec: InputSpec,
     params: SessionParams,
     quiet: bool,
     reach: F,
+    mut observe: O,
 ) -> anyhow::Result<Report>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = anyhow::Result<PeerConnection>>,
+    O: FnMut(&Event) + Send,
 {
     let started = Instant::now();
     let bars = Bars::new(role, quiet);
@@ -117,7 +121,11 @@ where
     let conn = reach().await?;
     tracing::info!(peer = %conn.peer(), addr = %conn.remote_address(), "peer authenticated");
     let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
-    let result = run_session(conn, config, set, &params.net, |event| bars.observe(event)).await;
+    let result = run_session(conn, config, set, &params.net, |event| {
+        bars.observe(event);
+        observe(event);
+    })
+    .await;
     bars.finish();
     let session = result?;
     Ok(Report::new(role, own.to_hex(), stats, &session, started.elapsed()))

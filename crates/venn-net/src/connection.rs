@@ -25,7 +25,7 @@ impl Server {
         // The endpoint-wide config is only a fallback: every connection is
         // accepted with its own config so its verifier records its own peer.
         let default = server_config(&identity, pins.clone(), Presented::default(), &net)?;
-        let endpoint = quinn::Endpoint::server(default, addr).map_err(|source| NetError::Bind { addr, source })?;
+        let endpoint = endpoint(addr, Some(default))?;
         Ok(Self { endpoint, identity, pins, net })
     }
 
@@ -72,7 +72,7 @@ pub async fn connect(
 ) -> Result<PeerConnection, NetError> {
     let local: SocketAddr =
         if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
-    let endpoint = quinn::Endpoint::client(local).map_err(|source| NetError::Bind { addr: local, source })?;
+    let endpoint = endpoint(local, None)?;
     let presented = Presented::default();
     let config = client_config(identity, pins.clone(), presented.clone(), &net)?;
     // The name is not checked (the verifier pins keys), but TLS needs one.
@@ -83,6 +83,32 @@ pub async fn connect(
         Ok(Ok(c)) => c,
     };
     PeerConnection::new(connection, &presented, Some(endpoint))
+}
+
+/// Socket buffer size asked of the kernel (it may grant less, up to
+/// `net.core.rmem_max`). While both cores blind, the endpoint's task can be
+/// late to drain the socket; a deep buffer absorbs the burst instead of
+/// dropping datagrams that QUIC would then send again.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// A quinn endpoint on a UDP socket with deep buffers.
+fn endpoint(addr: SocketAddr, server: Option<quinn::ServerConfig>) -> Result<quinn::Endpoint, NetError> {
+    let bind = |addr: SocketAddr| -> std::io::Result<std::net::UdpSocket> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Best effort: a smaller buffer only costs retransmissions.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&addr.into())?;
+        Ok(socket.into())
+    };
+    let socket = bind(addr).map_err(|source| NetError::Bind { addr, source })?;
+    let runtime = quinn::default_runtime().ok_or_else(|| NetError::Connect("no async runtime".into()))?;
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime)
+        .map_err(|source| NetError::Bind { addr, source })
 }
 
 /// Turns a failed handshake into the most useful error: our refusal of the

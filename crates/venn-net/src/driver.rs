@@ -186,6 +186,16 @@ where
                 let _ = timeout(GOODBYE_TIMEOUT, wait_for_control_end(&mut in_rx)).await;
             }
             let stats = conn.connection.stats();
+            tracing::info!(
+                datagrams_sent = stats.udp_tx.datagrams,
+                datagrams_received = stats.udp_rx.datagrams,
+                bytes_sent = stats.udp_tx.bytes,
+                lost_packets = stats.path.lost_packets,
+                congestion_events = stats.path.congestion_events,
+                mtu = stats.path.current_mtu,
+                acks_sent = stats.frame_tx.acks,
+                "connection statistics"
+            );
             Ok(SessionReport {
                 outcome: outcome.clone(),
                 peer: conn.peer(),

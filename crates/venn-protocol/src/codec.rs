@@ -37,6 +37,11 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes { extra: bytes.len() - used });
     }
+    // Varints admit longer forms of the same value; re-encoding costs a copy
+    // of the frame, which is nothing next to the curve work it carries.
+    if encode(&message) != bytes {
+        return Err(DecodeError::NonCanonical);
+    }
     Ok(message)
 }
 

@@ -29,7 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-mod count;
+pub mod count;
 mod element;
 mod error;
 mod message;

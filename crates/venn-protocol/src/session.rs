@@ -25,7 +25,7 @@ use venn_crypto::{blind_batch, reblind_to_tags, BlindingKey, CryptoError, Domain
 
 use crate::{
     codec,
-    count::{sorted_intersection_size, strictly_ascending},
+    count::{sort_tags, sorted_intersection_size, strictly_ascending},
     message::{Hello, NONCE_LEN, PROTOCOL_VERSION},
     transcript::{confirmation, hash_domain, session_id},
     AbortReason, DecodeError, Element, ElementSet, Incompatibility, Message, Misbehavior, Policy, ProtocolError,
@@ -564,7 +564,7 @@ fn sort_when_peer_complete(x: &mut Exchange) -> Result<(), ProtocolError> {
     if x.returned.is_some() || x.peer_received < x.peer_size {
         return Ok(());
     }
-    x.peer_tags.sort_unstable();
+    sort_tags(&mut x.peer_tags);
     if x.peer_tags.windows(2).any(|w| w[0] == w[1]) {
         return Err(Misbehavior::DuplicatePoints.into());
     }
