@@ -17,7 +17,8 @@ use std::error::Error;
 
 use venn::crypto::{expand_message_xmd_sha512, DomainTag};
 use venn::protocol::{
-    Channel, Element, ElementSet, Event, Outcome, Policy, Progress, ProtocolError, Session, SessionConfig, Transmit,
+    Channel, Element, ElementSet, Event, Machine, Outcome, Policy, Progress, ProtocolError, Session, SessionConfig,
+    Transmit,
 };
 
 /// Domain of the example's identifier digests.

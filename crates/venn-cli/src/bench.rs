@@ -161,12 +161,12 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let m = milestones.clone();
     let platform = tokio::spawn(async move {
         let accept = || async move { Ok(server.accept().await?) };
-        match_with("platform", platform_fp, platform_spec, params, true, accept, move |e| record(&m, 0, e)).await
+        match_with("platform", platform_fp, platform_spec, params, None, true, accept, move |e| record(&m, 0, e)).await
     });
     let brand_spec = InputSpec::new(&brand_csv, "email", IdType::Email);
     let m = milestones.clone();
     let dial = || async move { Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?) };
-    let brand = match_with("brand", brand_fp, brand_spec, params, true, dial, move |e| record(&m, 1, e)).await?;
+    let brand = match_with("brand", brand_fp, brand_spec, params, None, true, dial, move |e| record(&m, 1, e)).await?;
     let platform = platform.await??;
     let (wall, cpu) = (start.elapsed(), cpu_time() - cpu_start);
     let peak = peak_rss();

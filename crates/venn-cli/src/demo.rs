@@ -7,16 +7,18 @@
 use anyhow::Context;
 use venn_ids::{
     synthetic::{generate, true_overlap, SideFormat, SyntheticSpec},
-    IdType,
+    IdType, LabelScheme,
 };
 use venn_net::{connect, Identity, NetConfig, PeerPins, Server};
-use venn_protocol::Policy;
+use venn_protocol::{Policy, Role};
 
 use crate::{
+    agreement::{template, Agreement},
     flags::DemoArgs,
     gen::write_side,
     input::InputSpec,
-    party::{match_with, publish, SessionParams},
+    party::{match_with, publish, SegmentPlan, SessionParams},
+    policy_file::PolicySettings,
     report::group,
 };
 
@@ -41,35 +43,64 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
     let (brand_id, platform_id) = (Identity::generate()?, Identity::generate()?);
     let (brand_fp, platform_fp) = (brand_id.fingerprint(), platform_id.fingerprint());
     let net = NetConfig::default();
-    let params = SessionParams { policy: Policy::default(), batch_size: venn_protocol::DEFAULT_BATCH_SIZE, net };
+    let mut policy = Policy::default();
+    // Both parties hold the same agreement: the brand receives the cross-tab
+    // of its loyalty tiers and recent buyers by the platform's campaigns.
+    let (brand_plan, platform_plan) = if args.no_segments {
+        (None, None)
+    } else {
+        let text = template(Some(&brand_fp), Some(&platform_fp));
+        let path = dir.path().join("agreement.toml");
+        std::fs::write(&path, text)?;
+        let agreement = Agreement::load(&path)?;
+        policy = agreement.policy.apply(policy)?;
+        if !args.exact {
+            policy = PolicySettings { epsilon: Some(args.epsilon), ..Default::default() }.apply(policy)?;
+        }
+        let plan = |role, own: &LabelScheme, peer: &LabelScheme| SegmentPlan {
+            role,
+            own: own.clone(),
+            peer: peer.clone(),
+            agreement: agreement.sha256,
+            purpose: agreement.purpose.clone(),
+            reveal: false,
+            ledger: None,
+        };
+        let (r, a) = (&agreement.receiver.segments, &agreement.aggregator.segments);
+        (Some(plan(Role::Receiver, r, a)), Some(plan(Role::Aggregator, a, r)))
+    };
+    let params = SessionParams { policy, batch_size: venn_protocol::DEFAULT_BATCH_SIZE, net };
     let server = Server::bind("127.0.0.1:0".parse()?, platform_id, PeerPins::new([brand_fp]), net)?;
     let addr = server.local_addr()?;
 
     let platform_spec = InputSpec::new(&platform_csv, "email_sha256", IdType::EmailSha256);
     let platform = tokio::spawn(async move {
         let accept = || async move { Ok(server.accept().await?) };
-        match_with("platform", platform_fp, platform_spec, params, quiet, accept, |_| {}).await
+        match_with("platform", platform_fp, platform_spec, params, platform_plan, quiet, accept, |_| {}).await
     });
     let brand_spec = InputSpec::new(&brand_csv, "email", IdType::Email);
     let dial = || async move { Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?) };
-    let brand = match_with("brand", brand_fp, brand_spec, params, quiet, dial, |_| {})
+    let brand = match_with("brand", brand_fp, brand_spec, params, brand_plan, quiet, dial, |_| {})
         .await
         .context("the brand's side failed")?;
     let platform = platform.await.context("the platform's side panicked")?.context("the platform's side failed")?;
 
     println!("Brand's report");
     println!("--------------");
-    publish(&brand, args.report.as_deref())?;
+    publish(&brand, args.report.as_deref(), Some(&args.report_html))?;
     println!();
     println!(
         "The platform's report shows the same overlap ({}) and session {}.",
         group(platform.overlap),
         &platform.session_id[..16]
     );
+    // The aggregator's count is exact even with noise; the receiver's is the
+    // sum of its (possibly noisy) cells.
+    let noisy = policy.epsilon_micros.is_some() && !args.no_segments;
     anyhow::ensure!(
-        brand.overlap == truth && platform.overlap == truth,
+        platform.overlap == truth && (noisy || brand.overlap == truth),
         "the match found {} but the generator put {} people on both lists",
-        brand.overlap,
+        platform.overlap,
         truth
     );
     println!("The generator put {} people on both lists: the match is exact.", group(truth));

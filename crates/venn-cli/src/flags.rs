@@ -65,6 +65,9 @@ pub enum Command {
     /// both parties in this process over loopback QUIC, on generated lists.
     #[command(after_help = "Example:\n  venn bench --rows 100000\n  venn bench --rows 1000000 --overlap 0.25 --json")]
     Bench(BenchArgs),
+    /// Write a commented agreement template for a segment match.
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
     /// Create this party's identity (private key and certificate) and print
     /// its fingerprint.
     #[command(after_help = "Example:\n  venn keygen --out ~/.venn/brand")]
@@ -103,12 +106,32 @@ pub struct SessionArgs {
     /// Directory with this party's key.pem and cert.pem (see `venn keygen`).
     #[arg(long, value_name = "DIR")]
     pub identity: PathBuf,
-    /// The peer's fingerprint (64 hex digits), exchanged out of band.
+    /// The peer's fingerprint (64 hex digits), exchanged out of band. With
+    /// --agreement it defaults to the other party named there.
     #[arg(long, value_name = "FP")]
-    pub peer_fingerprint: Fingerprint,
+    pub peer_fingerprint: Option<Fingerprint>,
     /// Write the result as JSON here (atomically, only on success).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Also write the result as one self-contained HTML page.
+    #[arg(long, value_name = "PATH")]
+    pub report_html: Option<PathBuf>,
+    /// Segment match: the agreement file both parties hold (see `venn agreement init`).
+    /// Our role and segment columns come from it.
+    #[arg(long, value_name = "PATH")]
+    pub agreement: Option<PathBuf>,
+    /// Our own policy file (TOML); it can only make the session stricter.
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policy_file: Option<PathBuf>,
+    /// Privacy ledger recording the ε spent with each peer
+    /// (default: $XDG_DATA_HOME/venn/ledger.json).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+    /// Segment match: the aggregator sends its labels in the clear (faster;
+    /// the receiver then also learns the aggregator's segment sizes). Both
+    /// parties must pass it.
+    #[arg(long)]
+    pub reveal_segment_sizes: bool,
     /// Refuse sessions where either list has fewer distinct identifiers.
     #[arg(long, default_value_t = Policy::default().min_set_size, value_name = "N")]
     pub min_set_size: u64,
@@ -132,7 +155,7 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// The policy these flags describe.
     pub fn policy(&self) -> Policy {
-        Policy { min_set_size: self.min_set_size, max_set_size: self.max_set_size }
+        Policy { min_set_size: self.min_set_size, max_set_size: self.max_set_size, ..Policy::default() }
     }
 
     /// The transport settings these flags describe.
@@ -212,6 +235,31 @@ pub struct KeygenArgs {
     pub out: PathBuf,
 }
 
+/// `venn agreement ...`.
+#[derive(Debug, Subcommand)]
+pub enum AgreementCommand {
+    /// Write a commented template: purpose, both fingerprints and roles,
+    /// each side's segment columns and values, the policy.
+    #[command(
+        after_help = "Example:\n  venn agreement init --out agreement.toml --receiver <brand's FP> --aggregator <platform's FP>"
+    )]
+    Init(AgreementInitArgs),
+}
+
+/// `venn agreement init`.
+#[derive(Debug, Clone, Args)]
+pub struct AgreementInitArgs {
+    /// Where to write the template.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The receiver's fingerprint (learns the cross-tab).
+    #[arg(long, value_name = "FP")]
+    pub receiver: Option<Fingerprint>,
+    /// The aggregator's fingerprint (matches and adds up).
+    #[arg(long, value_name = "FP")]
+    pub aggregator: Option<Fingerprint>,
+}
+
 /// `venn bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -250,6 +298,21 @@ pub struct DemoArgs {
     /// Also write the brand's report as JSON here.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Write the brand's report as an HTML page here.
+    #[arg(long, default_value = "venn-demo.html", value_name = "PATH")]
+    pub report_html: PathBuf,
+    /// A plain count, without segments.
+    #[arg(long)]
+    pub no_segments: bool,
+    /// Noise: ε of the discrete Laplace on every released cell. With noise,
+    /// small cells are suppressed but totals need no complementary
+    /// suppression; without it (--exact), whatever would reveal a small
+    /// cell by subtraction is suppressed too.
+    #[arg(long, default_value_t = 1.0, value_name = "EPSILON")]
+    pub epsilon: f64,
+    /// Exact counts: no noise, complementary suppression instead.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 #[cfg(test)]

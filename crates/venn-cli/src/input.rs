@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 use venn_ids::{read_identifiers, EmailProfile, IdType, ReadOptions, Region};
-use venn_protocol::{Element, ElementSet};
+use venn_protocol::{Element, ElementSet, LabeledSet};
 
 /// Where a party's identifiers come from and how to read them.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub struct InputStats {
 
 /// Reads and normalizes the input, deduplicates it, and returns the
 /// shuffled set the protocol takes.
-pub fn load(spec: &InputSpec) -> anyhow::Result<(ElementSet, InputStats)> {
+pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
     let outcome = read_identifiers(&spec.path, &spec.options)
         .with_context(|| format!("cannot use input {}", spec.path.display()))?;
     let stats = InputStats {
@@ -69,7 +69,21 @@ pub fn load(spec: &InputSpec) -> anyhow::Result<(ElementSet, InputStats)> {
         duplicates: outcome.duplicates,
         distinct: outcome.distinct() as u64,
     };
-    // venn-ids already removed duplicates; ElementSet checks again and shuffles.
-    let (set, _) = ElementSet::new(outcome.digests.into_iter().map(Element).collect());
-    Ok((set, stats))
+    // venn-ids already removed duplicates; the sets check again and shuffle.
+    let input = if spec.options.segments.columns().is_empty() {
+        Input::Count(ElementSet::new(outcome.digests.into_iter().map(Element).collect()).0)
+    } else {
+        // Labels are below the scheme's count, which the caller capped far below u16::MAX.
+        let records = outcome.digests.into_iter().map(Element).zip(outcome.labels.into_iter().map(|l| l as u16));
+        Input::Segments(LabeledSet::new(records.collect()).0)
+    };
+    Ok((input, stats))
+}
+
+/// A party's prepared input.
+pub enum Input {
+    /// Identifiers only.
+    Count(ElementSet),
+    /// Identifiers with segment labels.
+    Segments(LabeledSet),
 }

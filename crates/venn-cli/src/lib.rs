@@ -4,23 +4,28 @@
 
 #![forbid(unsafe_code)]
 
+mod agreement;
 mod bench;
 mod demo;
 pub mod exit;
 pub mod flags;
 mod gen;
+pub mod html;
 mod input;
 mod keygen;
+mod ledger;
 mod party;
+mod policy_file;
 mod progress;
 pub mod report;
 mod sysinfo;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use exit::Failure;
-use flags::{Cli, Command};
+use flags::{AgreementCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 /// Runs `venn` with the process arguments and returns its exit code.
@@ -60,21 +65,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Gen(args) => gen::run(args),
+        Command::Agreement(AgreementCommand::Init(args)) => {
+            anyhow::ensure!(!args.out.exists(), "{} exists; choose another path", args.out.display());
+            std::fs::write(&args.out, agreement::template(args.receiver.as_ref(), args.aggregator.as_ref()))
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            println!(
+                "Agreement template written to {}. Fill it in, then give both parties the same file.",
+                args.out.display()
+            );
+            Ok(())
+        }
         Command::Demo(args) => runtime()?.block_on(demo::run(args, cli.quiet)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
         Command::Serve(args) => {
-            let report = runtime()?.block_on(party::run(
-                party::Role::Serve(args.listen),
-                &args.input,
-                &args.session,
-                cli.quiet,
-            ))?;
-            party::publish(&report, args.session.report.as_deref())
+            let reach = party::Reach::Serve(args.listen);
+            let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;
+            party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())
         }
         Command::Connect(args) => {
-            let role = party::Role::Connect(args.peer.clone());
-            let report = runtime()?.block_on(party::run(role, &args.input, &args.session, cli.quiet))?;
-            party::publish(&report, args.session.report.as_deref())
+            let reach = party::Reach::Connect(args.peer.clone());
+            let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;
+            party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())
         }
     }
 }

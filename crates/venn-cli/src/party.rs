@@ -1,25 +1,72 @@
-//! `venn serve` and `venn connect`: one party of one match.
+//! One party of one match: `venn serve`, `venn connect`, and both sides of
+//! `venn demo` and `venn bench`.
 
 use std::{future::Future, net::SocketAddr, path::Path, time::Instant};
 
 use anyhow::Context;
-use venn_ids::Region;
-use venn_net::{connect, run_session, Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server};
-use venn_protocol::{Event, Policy, SessionConfig};
+use venn_ids::{LabelScheme, Region};
+use venn_net::{connect, run_machine, Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server};
+use venn_protocol::{
+    Event, Policy, Role, SegmentConfig, SegmentOutcome, SegmentSession, Session, SessionConfig, MAX_SEGMENT_LABELS,
+};
 
 use crate::{
+    agreement::Agreement,
     flags::{InputArgs, SessionArgs},
-    input::{load, InputSpec},
+    input::{load, Input, InputSpec},
+    ledger::{default_path, Ledger},
+    policy_file::{describe, PolicySettings},
     progress::Bars,
-    report::Report,
+    report::{Report, SegmentsReport, ValueCount},
 };
 
 /// How this party reaches its peer.
-pub enum Role {
+pub enum Reach {
     /// Listen and accept one peer.
     Serve(SocketAddr),
     /// Dial the peer.
     Connect(String),
+}
+
+/// What a session needs besides the input and the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionParams {
+    /// Our guardrails.
+    pub policy: Policy,
+    /// Points per message.
+    pub batch_size: usize,
+    /// Timeouts.
+    pub net: NetConfig,
+}
+
+/// A segment match as the agreement defines it for us.
+#[derive(Debug, Clone)]
+pub struct SegmentPlan {
+    /// Our role.
+    pub role: Role,
+    /// Our segment columns.
+    pub own: LabelScheme,
+    /// The peer's segment columns (to name the table's other axis).
+    pub peer: LabelScheme,
+    /// SHA-256 of the agreement.
+    pub agreement: [u8; 32],
+    /// What the agreement says the match is for.
+    pub purpose: String,
+    /// The aggregator's labels travel in the clear.
+    pub reveal: bool,
+    /// Where ε spent is recorded, and the budget per peer.
+    pub ledger: Option<LedgerPlan>,
+}
+
+/// The privacy ledger and the budget it enforces.
+#[derive(Debug, Clone)]
+pub struct LedgerPlan {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// Most ε with one peer within the window.
+    pub budget: f64,
+    /// The window in days.
+    pub window_days: u64,
 }
 
 /// Turns the input flags into a read specification.
@@ -40,46 +87,77 @@ pub fn input_spec(args: &InputArgs) -> anyhow::Result<InputSpec> {
     ))
 }
 
-/// What a session needs besides the input and the connection.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionParams {
-    /// Our guardrails.
-    pub policy: Policy,
-    /// Points per message.
-    pub batch_size: usize,
-    /// Timeouts.
-    pub net: NetConfig,
-}
-
-impl From<&SessionArgs> for SessionParams {
-    fn from(args: &SessionArgs) -> Self {
-        Self { policy: args.policy(), batch_size: args.batch_size, net: args.net() }
-    }
-}
-
 /// Runs one party of `venn serve` or `venn connect`.
-pub async fn run(role: Role, input: &InputArgs, session: &SessionArgs, quiet: bool) -> anyhow::Result<Report> {
+pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: bool) -> anyhow::Result<Report> {
     let spec = input_spec(input)?;
     let identity = Identity::load(&session.identity).context("cannot load this party's identity")?;
     let own = identity.fingerprint();
-    let pins = PeerPins::new([session.peer_fingerprint]);
-    let params = SessionParams::from(session);
+    let mut policy = session.policy();
+    let mut local = PolicySettings::default();
+    if let Some(path) = &session.policy_file {
+        local = PolicySettings::load(path)?;
+        policy = local.apply(policy)?;
+    }
+    let (peer_fp, plan) = match &session.agreement {
+        None => {
+            let peer = session.peer_fingerprint.context("--peer-fingerprint is required without --agreement")?;
+            (peer, None)
+        }
+        Some(path) => {
+            let agreement = Agreement::load(path)?;
+            let (role, mine, theirs) = agreement.role_of(&own)?;
+            if let Some(pinned) = session.peer_fingerprint {
+                anyhow::ensure!(
+                    pinned == theirs.fingerprint,
+                    "--peer-fingerprint {} is not the {} named in the agreement ({})",
+                    pinned.short(),
+                    if role == Role::Receiver { "aggregator" } else { "receiver" },
+                    theirs.fingerprint.short()
+                );
+            }
+            policy = agreement.policy.apply(policy)?;
+            let ledger_plan = match policy.epsilon() {
+                None => None,
+                Some(_) => {
+                    let budget = local.max_epsilon_per_peer.or(agreement.policy.max_epsilon_per_peer);
+                    let window = local.epsilon_window_days.or(agreement.policy.epsilon_window_days).unwrap_or(30);
+                    let path = session.ledger.clone().unwrap_or_else(default_path);
+                    budget.map(|budget| {
+                        Ledger::open(&path).map(|ledger| LedgerPlan { ledger, budget, window_days: window })
+                    })
+                }
+            }
+            .transpose()?;
+            let plan = SegmentPlan {
+                role,
+                own: mine.segments.clone(),
+                peer: theirs.segments.clone(),
+                agreement: agreement.sha256,
+                purpose: agreement.purpose.clone(),
+                reveal: session.reveal_segment_sizes,
+                ledger: ledger_plan,
+            };
+            (theirs.fingerprint, Some(plan))
+        }
+    };
+    let pins = PeerPins::new([peer_fp]);
+    let params = SessionParams { policy, batch_size: session.batch_size, net: session.net() };
     let net = params.net;
-    let peer_short = session.peer_fingerprint.short();
-    match role {
-        Role::Serve(addr) => {
+    match reach {
+        Reach::Serve(addr) => {
             let reach = || async move {
                 let server = Server::bind(addr, identity, pins, net)?;
                 eprintln!(
-                    "venn: listening on {} as {own} (short {}); waiting for {peer_short}",
+                    "venn: listening on {} as {own} (short {}); waiting for {}",
                     server.local_addr()?,
-                    own.short()
+                    own.short(),
+                    peer_fp.short()
                 );
                 Ok(server.accept().await?)
             };
-            match_with("serve", own, spec, params, quiet, reach, |_| {}).await
+            match_with("serve", own, spec, params, plan, quiet, reach, |_| {}).await
         }
-        Role::Connect(peer) => {
+        Reach::Connect(peer) => {
             let reach = || async move {
                 let addr = tokio::net::lookup_host(peer.as_str())
                     .await
@@ -88,20 +166,24 @@ pub async fn run(role: Role, input: &InputArgs, session: &SessionArgs, quiet: bo
                     .with_context(|| format!("peer address {peer} resolves to nothing"))?;
                 Ok(connect(addr, &identity, pins, net).await?)
             };
-            match_with("connect", own, spec, params, quiet, reach, |_| {}).await
+            match_with("connect", own, spec, params, plan, quiet, reach, |_| {}).await
         }
     }
 }
 
-/// Reads the input, then reaches the peer with `reach`, then matches.
-/// Reading comes first so that a bad file fails before the peer is bothered.
+/// Reads the input, then reaches the peer with `reach`, then matches. A
+/// plain count without `plan`, a segment match with it. Reading comes first
+/// so that a bad file fails before the peer is bothered; the label cap and
+/// the privacy budget are checked before that.
 ///
 /// `observe` sees every protocol event after the progress bars do.
+#[allow(clippy::too_many_arguments)]
 pub async fn match_with<F, Fut, O>(
     role: &'static str,
     own: Fingerprint,
-    spec: InputSpec,
+    mut spec: InputSpec,
     params: SessionParams,
+    plan: Option<SegmentPlan>,
     quiet: bool,
     reach: F,
     mut observe: O,
@@ -112,31 +194,148 @@ where
     O: FnMut(&Event) + Send,
 {
     let started = Instant::now();
+    spec.options.segments = plan.as_ref().map(|p| p.own.clone()).unwrap_or_default();
+    let labels = plan.as_ref().map(|plan| check_labels(plan, &params.policy)).transpose()?;
     let bars = Bars::new(role, quiet);
     let reading = bars.spinner(&format!("reading {}", spec.path.display()));
-    let (set, stats) = tokio::task::spawn_blocking(move || load(&spec)).await.context("reading the input failed")??;
+    let (input, stats) =
+        tokio::task::spawn_blocking(move || load(&spec)).await.context("reading the input failed")??;
     reading.finish_and_clear();
     tracing::info!(distinct = stats.distinct, skipped = stats.skipped.values().sum::<u64>(), "input read");
 
     let conn = reach().await?;
-    tracing::info!(peer = %conn.peer(), addr = %conn.remote_address(), "peer authenticated");
+    let peer = conn.peer();
+    if let (Some(plan), Some(epsilon)) = (&plan, params.policy.epsilon()) {
+        if let Some(l) = &plan.ledger {
+            l.ledger.check(&peer, epsilon, l.budget, l.window_days)?;
+        }
+    }
+    tracing::info!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");
     let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
-    let result = run_session(conn, config, set, &params.net, |event| {
+    let mut ledger = plan.as_ref().and_then(|p| p.ledger.clone());
+    let mut ledger_error = None;
+    let watch = |event: &Event| {
         bars.observe(event);
+        if let Event::HandshakeComplete { policy, session_id, .. } = event {
+            bars.suspend(|| eprintln!("venn: session policy (stricter of both parties): {}", describe(policy)));
+            if let (Some(l), Some(epsilon)) = (ledger.as_mut(), policy.epsilon()) {
+                if let Err(e) = l.ledger.record(&peer, epsilon, session_id.to_hex()) {
+                    ledger_error = Some(e);
+                }
+            }
+        }
         observe(event);
-    })
-    .await;
+    };
+    let result = match (input, &plan, labels) {
+        (Input::Count(set), None, _) => {
+            run_machine(
+                conn,
+                |binding| Session::new(SessionConfig { channel_binding: binding, ..config }, set),
+                &params.net,
+                watch,
+            )
+            .await
+        }
+        (Input::Segments(set), Some(plan), Some(labels)) => {
+            let start = |binding| {
+                let session = SessionConfig { channel_binding: binding, ..config };
+                let config = SegmentConfig {
+                    session,
+                    role: plan.role,
+                    labels,
+                    agreement: plan.agreement,
+                    reveal_segment_sizes: plan.reveal,
+                };
+                SegmentSession::new(config, set)
+            };
+            run_machine(conn, start, &params.net, watch).await
+        }
+        _ => anyhow::bail!("internal error: input and plan disagree"),
+    };
     bars.finish();
+    if let Some(e) = ledger_error {
+        return Err(e.context("the match ran but its privacy spend could not be recorded"));
+    }
     let session = result?;
-    Ok(Report::new(role, own.to_hex(), stats, &session, started.elapsed()))
+    let mut report = Report::new(role, own.to_hex(), stats, &session, started.elapsed());
+    if let (Some(plan), Some(outcome)) = (&plan, &session.outcome.segments) {
+        report.segments = Some(segments_report(plan, outcome, &session.outcome.policy));
+    }
+    Ok(report)
+}
+
+/// Our number of labels, or a clear refusal when the agreed columns have
+/// too many combinations.
+fn check_labels(plan: &SegmentPlan, policy: &Policy) -> anyhow::Result<u16> {
+    let max = policy.max_labels.min(MAX_SEGMENT_LABELS);
+    let count = plan.own.count();
+    if count > max as u64 {
+        let columns: Vec<String> =
+            plan.own.columns().iter().map(|c| format!("{} ({}+other)", c.name, c.values.len())).collect();
+        anyhow::bail!(
+            "too many label combinations: {} make {count}, above the limit of {max}; \
+             drop a column or merge values in the agreement",
+            columns.join(" × ")
+        );
+    }
+    Ok(count as u16)
+}
+
+fn segments_report(plan: &SegmentPlan, outcome: &SegmentOutcome, policy: &Policy) -> SegmentsReport {
+    let (receiver, aggregator) = match plan.role {
+        Role::Receiver => (&plan.own, &plan.peer),
+        Role::Aggregator => (&plan.peer, &plan.own),
+    };
+    let names = |s: &LabelScheme| (0..s.count()).map(|l| s.name_of(l)).collect::<Vec<_>>();
+    let r = &outcome.released;
+    let mut per_value = Vec::new();
+    for (side, scheme, totals) in [("receiver", receiver, &r.row_totals), ("aggregator", aggregator, &r.col_totals)] {
+        for (ci, column) in scheme.columns().iter().enumerate() {
+            let values = column.values.iter().map(String::as_str).chain([venn_ids::OTHER]);
+            for value in values {
+                // The overlap of a value sums the labels that carry it; one
+                // suppressed label makes the sum unreleasable.
+                let sum: Option<i64> = (0..scheme.count())
+                    .filter(|&l| scheme.values_of(l)[ci].1 == value)
+                    .map(|l| totals.get(l as usize).copied().flatten())
+                    .sum();
+                per_value.push(ValueCount {
+                    side: side.to_owned(),
+                    column: column.name.clone(),
+                    value: value.to_owned(),
+                    overlap: sum,
+                });
+            }
+        }
+    }
+    SegmentsReport {
+        role: plan.role.to_string(),
+        agreement_sha256: hex::encode(plan.agreement),
+        purpose: plan.purpose.clone(),
+        receiver_labels: names(receiver),
+        aggregator_labels: names(aggregator),
+        cells: r.cells.clone(),
+        receiver_totals: r.row_totals.clone(),
+        aggregator_totals: r.col_totals.clone(),
+        total: r.total,
+        per_value,
+        min_cell: policy.min_cell,
+        epsilon: policy.epsilon(),
+        reveal_segment_sizes: plan.reveal,
+        aggregator_exact_totals: outcome.aggregator_marginal.clone(),
+    }
 }
 
 /// Prints the report and, on request, writes it.
-pub fn publish(report: &Report, path: Option<&Path>) -> anyhow::Result<()> {
+pub fn publish(report: &Report, json: Option<&Path>, html: Option<&Path>) -> anyhow::Result<()> {
     print!("{}", report.human());
-    if let Some(path) = path {
+    if let Some(path) = json {
         report.write_json(path)?;
         eprintln!("venn: report written to {}", path.display());
+    }
+    if let Some(path) = html {
+        crate::html::write(report, path)?;
+        eprintln!("venn: HTML report written to {}", path.display());
     }
     Ok(())
 }

@@ -58,6 +58,11 @@ impl Bars {
         self.matching.set_position(p.tags_received);
     }
 
+    /// Runs `f` (which prints) with the bars hidden, so lines do not tear.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
+    }
+
     /// Removes the bars.
     pub fn finish(&self) {
         for bar in [&self.sending, &self.receiving, &self.matching] {

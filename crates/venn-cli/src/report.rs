@@ -50,6 +50,117 @@ pub struct Report {
     pub bytes: Traffic,
     /// Unix time of completion, seconds.
     pub finished_at_unix: u64,
+    /// The segment breakdown, in segment mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<SegmentsReport>,
+}
+
+/// The overlap broken down by both parties' segments, as released.
+///
+/// Rows are the receiver's label combinations, columns the aggregator's.
+/// `None` marks a suppressed figure (below `min_cell`, or suppressed so that
+/// another cannot be recovered by subtraction).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentsReport {
+    /// `receiver` or `aggregator`: our role.
+    pub role: String,
+    /// SHA-256 of the agreement both parties hold.
+    pub agreement_sha256: String,
+    /// The purpose both approved in the agreement.
+    pub purpose: String,
+    /// Name of each receiver label combination, e.g. `loyalty_tier=gold, recent_buyer=yes`.
+    pub receiver_labels: Vec<String>,
+    /// Name of each aggregator label combination.
+    pub aggregator_labels: Vec<String>,
+    /// `cells[r][a]`: common identifiers with receiver label `r` and aggregator label `a`.
+    pub cells: Vec<Vec<Option<i64>>>,
+    /// Per receiver label.
+    pub receiver_totals: Vec<Option<i64>>,
+    /// Per aggregator label.
+    pub aggregator_totals: Vec<Option<i64>>,
+    /// All cells.
+    pub total: Option<i64>,
+    /// The overlap for every segment value of either side.
+    pub per_value: Vec<ValueCount>,
+    /// Cells below this were suppressed.
+    pub min_cell: u64,
+    /// ε of the discrete Laplace noise on every cell, if noise was on.
+    pub epsilon: Option<f64>,
+    /// Whether the aggregator's labels travelled in the clear.
+    pub reveal_segment_sizes: bool,
+    /// Aggregator only: its exact overlap per own label, which it learns
+    /// by matching (before noise and thresholds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregator_exact_totals: Option<Vec<u64>>,
+}
+
+impl SegmentsReport {
+    /// The tables printed after the summary.
+    pub fn human(&self) -> String {
+        let cell = |v: &Option<i64>| v.map_or_else(|| "suppressed".to_owned(), signed_group);
+        let mut out = String::new();
+        let noise = self.epsilon.map_or_else(|| "no noise".to_owned(), |e| format!("discrete Laplace noise, ε = {e}"));
+        out += &format!(
+            "\nSegments (we are the {}; agreement {}; cells under {} suppressed; {})\n",
+            self.role,
+            &self.agreement_sha256[..16],
+            self.min_cell,
+            noise
+        );
+        out += &format!("Purpose: {}\n", self.purpose);
+        out += "\nOverlap by segment value\n";
+        for v in &self.per_value {
+            out += &format!("  {:<10} {:<16} {:<12} {:>12}\n", v.side, v.column, v.value, cell(&v.overlap));
+        }
+        let width = self.receiver_labels.iter().map(String::len).max().unwrap_or(0).max(8);
+        out += "\nCross-tab: receiver's labels (rows) by aggregator's labels (columns)\n";
+        for (i, name) in self.aggregator_labels.iter().enumerate() {
+            out += &format!("  c{:<3} {}\n", i + 1, name);
+        }
+        out += &format!("  {:<width$}", "");
+        for i in 0..self.aggregator_labels.len() {
+            out += &format!(" {:>11}", format!("c{}", i + 1));
+        }
+        out += &format!(" {:>11}\n", "total");
+        for (r, name) in self.receiver_labels.iter().enumerate() {
+            out += &format!("  {name:<width$}");
+            for v in &self.cells[r] {
+                out += &format!(" {:>11}", cell(v));
+            }
+            out += &format!(" {:>11}\n", cell(&self.receiver_totals[r]));
+        }
+        out += &format!("  {:<width$}", "total");
+        for v in &self.aggregator_totals {
+            out += &format!(" {:>11}", cell(v));
+        }
+        out += &format!(" {:>11}\n", cell(&self.total));
+        if let Some(exact) = &self.aggregator_exact_totals {
+            let shown: Vec<String> = exact.iter().map(|n| group(*n)).collect();
+            out += &format!("  our exact overlap per own label (known to us only): {}\n", shown.join(", "));
+        }
+        out
+    }
+}
+
+fn signed_group(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", group(n.unsigned_abs()))
+    } else {
+        group(n as u64)
+    }
+}
+
+/// The overlap of one segment value.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ValueCount {
+    /// `receiver` or `aggregator`.
+    pub side: String,
+    /// The segment column.
+    pub column: String,
+    /// The value (`other` for values outside the agreed list).
+    pub value: String,
+    /// Common identifiers with this value; `None` if suppressed.
+    pub overlap: Option<i64>,
 }
 
 /// The merged policy.
@@ -117,6 +228,7 @@ impl Report {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            segments: None,
         }
     }
 
@@ -164,6 +276,9 @@ impl Report {
             bytes(self.bytes.sent),
             bytes(self.bytes.received)
         ));
+        if let Some(s) = &self.segments {
+            out.push_str(&s.human());
+        }
         out
     }
 

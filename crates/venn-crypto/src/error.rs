@@ -20,10 +20,45 @@ pub enum CryptoError {
         /// Position of the offending point within its batch.
         index: usize,
     },
+    /// More label keys than [`crate::MAX_LABELS`].
+    #[error("{count} label keys exceed the limit")]
+    TooManyKeys {
+        /// Keys offered.
+        count: usize,
+    },
+    /// A label index at or above the number of labels.
+    #[error("label {label} is out of range for {labels} labels")]
+    LabelOutOfRange {
+        /// The label.
+        label: usize,
+        /// Number of labels.
+        labels: usize,
+    },
+    /// Ciphertext points that do not split into records of the expected width.
+    #[error("{len} ciphertext points do not form records of {width}")]
+    RaggedCiphertexts {
+        /// Points given.
+        len: usize,
+        /// Points per record.
+        width: usize,
+    },
+    /// A ciphertext that decrypts to no label in range.
+    #[error("a ciphertext decrypts to no valid label")]
+    UndecryptableLabel,
     /// A domain-separation tag was empty or longer than 255 bytes.
     #[error("domain separation tag must be 1..=255 bytes, got {len}")]
     InvalidDomainTag {
         /// The rejected length.
         len: usize,
     },
+}
+
+impl CryptoError {
+    /// The position in its batch of the point this error is about, if any.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            Self::InvalidEncoding { index } | Self::IdentityPoint { index } => Some(*index),
+            _ => None,
+        }
+    }
 }

@@ -39,12 +39,19 @@ mod batch;
 mod error;
 mod hash_to_group;
 mod key;
+mod labels;
+mod noise;
 mod tag;
 
 pub use batch::{blind_batch, reblind_to_tags, BATCH_CHUNK};
 pub use error::CryptoError;
 pub use hash_to_group::{expand_message_xmd_sha512, hash_to_group, DomainTag, MAX_DST_LEN};
 pub use key::BlindingKey;
+pub use labels::{
+    decrypt_accumulators, encrypt_index, encrypt_one_hot, rerandomize, Accumulator, DiscreteLog, IndexDecryptor,
+    LabelKeys, PublicLabelKeys, MAX_LABELS,
+};
+pub use noise::{discrete_laplace, epsilon_to_rational, NoiseError, EPSILON_DENOMINATOR, MAX_EPSILON};
 pub use tag::{Tag, TAG_LEN};
 
 /// Length of a compressed ristretto255 point on the wire.

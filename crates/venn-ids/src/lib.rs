@@ -29,6 +29,7 @@ mod id_type;
 mod lines;
 mod normalize;
 mod read;
+mod segments;
 mod skip;
 pub mod synthetic;
 
@@ -43,6 +44,7 @@ pub use normalize::{
     parse_sha256_hex, Normalizer, MAID_LEN, MAX_EMAIL_LEN, MAX_PHONE_INPUT_LEN, SHA256_HEX_LEN,
 };
 pub use read::{read_identifiers, read_identifiers_from, ReadOptions, ReadOutcome};
+pub use segments::{LabelScheme, SegmentColumn, OTHER};
 pub use skip::{SkipCounts, SkipReason};
 
 /// A country, as `libphonenumber` names it (`Region::US`, `"GB".parse()`),

@@ -17,7 +17,7 @@ use tokio::{
     sync::{mpsc, Notify},
     time::{sleep_until, timeout, Instant},
 };
-use venn_protocol::{Channel, ElementSet, Event, Outcome, ProtocolError, Session, SessionConfig, Transmit};
+use venn_protocol::{Channel, ElementSet, Event, Machine, Outcome, ProtocolError, Session, SessionConfig, Transmit};
 
 use crate::{
     framing::{read_frame, write_frame, Frame},
@@ -66,16 +66,34 @@ pub async fn run_session<F>(
     config: SessionConfig,
     set: ElementSet,
     net: &NetConfig,
+    observe: F,
+) -> Result<SessionReport, NetError>
+where
+    F: FnMut(&Event) + Send,
+{
+    let start = move |channel_binding: Vec<u8>| Session::new(SessionConfig { channel_binding, ..config }, set);
+    run_machine(conn, start, net, observe).await
+}
+
+/// Runs any protocol [`Machine`] (a count or a segment session) with the
+/// connected peer. `start` builds the machine from the connection's channel
+/// binding.
+pub async fn run_machine<M, S, F>(
+    conn: PeerConnection,
+    start: S,
+    net: &NetConfig,
     mut observe: F,
 ) -> Result<SessionReport, NetError>
 where
+    M: Machine + Send,
+    S: FnOnce(Vec<u8>) -> Result<M, ProtocolError>,
     F: FnMut(&Event) + Send,
 {
     // If this future is dropped midway, the peer learns at once instead of
     // waiting for its idle timeout.
     let _close_on_drop = CloseOnDrop(conn.connection.clone());
     let binding = conn.channel_binding()?;
-    let mut session = Session::new(SessionConfig { channel_binding: binding.to_vec(), ..config }, set)?;
+    let mut session = start(binding.to_vec())?;
     let (control_send, control_recv) = open_control(&conn, net).await?;
 
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(QUEUE_DEPTH);

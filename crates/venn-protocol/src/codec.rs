@@ -52,7 +52,13 @@ mod tests {
 
     fn samples() -> Vec<Message> {
         vec![
-            Message::Hello(Hello { version: 1, nonce: [7; 32], set_size: 42, policy: Policy::default() }),
+            Message::Hello(Hello {
+                version: 1,
+                nonce: [7; 32],
+                set_size: 42,
+                policy: Policy::default(),
+                segments: None,
+            }),
             Message::Points(vec![[1; 32], [2; 32]]),
             Message::Tags(vec![[3; 16]]),
             Message::Confirm([9; 32]),

@@ -98,6 +98,23 @@ pub enum Misbehavior {
     /// Returned tags not in strictly ascending order.
     #[error("peer returned tags out of order")]
     UnsortedTags,
+    /// Segment mode: the peer's labels do not fit the batch or are out of
+    /// range.
+    #[error("peer sent labels that do not match its records")]
+    BadLabels,
+    /// Segment mode: the peer's keys are invalid.
+    #[error("peer sent invalid label keys: {0}")]
+    BadKeys(CryptoError),
+    /// Segment mode: the receiver sent its points before returning all of
+    /// the aggregator's tags.
+    #[error("peer sent its points before returning our tags")]
+    PointsBeforeTags,
+    /// Segment mode: a ciphertext that decrypts to nothing valid.
+    #[error("peer sent a ciphertext that decrypts to no valid label")]
+    BadCiphertext,
+    /// Segment mode: the released table does not have the agreed shape.
+    #[error("peer released a table of the wrong shape")]
+    BadRelease,
     /// The peer used our own nonce: a reflected handshake.
     #[error("peer echoed our handshake nonce")]
     ReflectedNonce,
@@ -118,6 +135,38 @@ pub enum Misbehavior {
 /// A peer we cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Incompatibility {
+    /// One side wants a plain count, the other segments.
+    #[error("we run a {ours} match but the peer runs a {theirs} match")]
+    ModeMismatch {
+        /// Our mode.
+        ours: &'static str,
+        /// Theirs.
+        theirs: &'static str,
+    },
+    /// The agreement files differ.
+    #[error("agreement mismatch: ours has SHA-256 {ours}, the peer's has {theirs}")]
+    AgreementMismatch {
+        /// Hex SHA-256 of ours.
+        ours: String,
+        /// Hex SHA-256 of theirs.
+        theirs: String,
+    },
+    /// Both sides claim the same role.
+    #[error("both parties want to be the {0}; the agreement gives each one role")]
+    SameRole(crate::Role),
+    /// One side reveals its labels in the clear and the other does not agree.
+    #[error("only one side passed --reveal-segment-sizes; both must")]
+    RevealMismatch,
+    /// A side has more label combinations than the policy allows.
+    #[error("{side} segments make {labels} label combinations, above the limit of {max}")]
+    TooManyLabels {
+        /// Whose.
+        side: crate::Side,
+        /// How many.
+        labels: u16,
+        /// The merged limit.
+        max: u16,
+    },
     /// Different protocol versions.
     #[error("peer speaks protocol version {theirs}, we speak {ours}")]
     VersionMismatch {
@@ -149,6 +198,9 @@ pub enum ProtocolError {
     /// The local side cancelled.
     #[error("session cancelled")]
     Cancelled,
+    /// The system could not provide randomness for the noise.
+    #[error("could not draw differential-privacy noise")]
+    NoiseUnavailable,
 }
 
 impl ProtocolError {
@@ -159,10 +211,11 @@ impl ProtocolError {
             Self::PeerMisbehaved(Misbehavior::ConfirmationMismatch) => AbortReason::ConfirmationMismatch,
             Self::PeerMisbehaved(Misbehavior::UnexpectedEnd { .. }) => return None,
             Self::PeerMisbehaved(_) => AbortReason::ProtocolViolation,
-            Self::Incompatible(_) => AbortReason::VersionMismatch,
+            Self::Incompatible(Incompatibility::VersionMismatch { .. }) => AbortReason::VersionMismatch,
+            Self::Incompatible(_) => AbortReason::AgreementMismatch,
             Self::PolicyRefused(_) => AbortReason::PolicyRefused,
             Self::PeerAborted(_) => return None,
-            Self::Cancelled => AbortReason::Cancelled,
+            Self::Cancelled | Self::NoiseUnavailable => AbortReason::Cancelled,
         })
     }
 }

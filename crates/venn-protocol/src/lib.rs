@@ -7,7 +7,7 @@
 //! or a test) moves them. See `docs/protocol.md` for the design.
 //!
 //! ```
-//! use venn_protocol::{Element, ElementSet, Event, Policy, Session, SessionConfig};
+//! use venn_protocol::{Element, ElementSet, Machine, Policy, Session, SessionConfig};
 //!
 //! let set = |range: std::ops::Range<u8>| ElementSet::new(range.map(|b| Element([b; 32])).collect()).0;
 //! let config = || SessionConfig::new(Policy::permissive(), b"channel binding".to_vec());
@@ -29,20 +29,32 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+mod core;
 pub mod count;
 mod element;
 mod error;
+mod machine;
 mod message;
 mod policy;
+pub mod release;
+mod segments;
 mod session;
 mod transcript;
 
+#[cfg(test)]
+mod segment_tests;
 #[cfg(test)]
 mod tests;
 
 pub use element::{Element, ElementSet};
 pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError};
-pub use message::{AbortReason, Hello, Message, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION};
+pub use machine::Machine;
+pub use message::{
+    AbortReason, Hello, Labels, Message, Role, SegmentHello, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION,
+};
 pub use policy::{Policy, PolicyViolation, Side};
-pub use session::{Channel, Event, Outcome, Progress, Session, SessionConfig, Transmit, DEFAULT_BATCH_SIZE};
+pub use segments::{LabeledSet, SegmentConfig, SegmentSession, MAX_SEGMENT_LABELS};
+pub use session::{
+    Channel, Event, Outcome, Progress, SegmentOutcome, Session, SessionConfig, Transmit, DEFAULT_BATCH_SIZE,
+};
 pub use transcript::SessionId;

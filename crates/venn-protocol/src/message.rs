@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use venn_crypto::PointBytes;
 
-use crate::Policy;
+use crate::{release::Released, Policy};
 
 /// The version this implementation speaks. A peer announcing another is
 /// refused in the handshake.
@@ -34,6 +34,79 @@ pub enum Message {
     Confirm([u8; 32]),
     /// The sender gives up; the reason says why.
     Abort(AbortReason),
+    /// Segment mode: blinded identifiers with their labels, as in `Points`.
+    LabeledPoints {
+        /// `k_s·H(x)` per record.
+        points: Vec<PointBytes>,
+        /// The label of each record.
+        labels: Labels,
+    },
+    /// Segment mode, receiver to aggregator: the aggregator's records as
+    /// sorted tags with their re-randomized labels.
+    LabeledTags {
+        /// Ascending tags.
+        tags: Vec<[u8; venn_crypto::TAG_LEN]>,
+        /// The label of each tag.
+        labels: Labels,
+    },
+    /// Segment mode, aggregator to receiver: one summed ciphertext per
+    /// aggregator label, `receiver labels + 1` points each.
+    Accumulators(Vec<PointBytes>),
+    /// Segment mode, receiver to aggregator: the released cross-tab.
+    Release(Released),
+}
+
+/// Labels travelling with a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Labels {
+    /// ElGamal ciphertexts, a fixed number of points per record.
+    Encrypted(Vec<PointBytes>),
+    /// Label indices in the clear (`--reveal-segment-sizes`).
+    Clear(Vec<u16>),
+}
+
+impl Labels {
+    /// Bytes on the wire for `records` records of `width` points each.
+    pub fn wire_size(&self) -> usize {
+        match self {
+            Labels::Encrypted(points) => points.len() * 32,
+            Labels::Clear(labels) => labels.len() * 2,
+        }
+    }
+}
+
+/// Which side of a segment match a party plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Learns the cross-tab.
+    Receiver,
+    /// Matches and adds up; learns the overlap per own label.
+    Aggregator,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Receiver => "receiver",
+            Role::Aggregator => "aggregator",
+        })
+    }
+}
+
+/// The segment part of a Hello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentHello {
+    /// The sender's role.
+    pub role: Role,
+    /// Number of label combinations of the sender.
+    pub labels: u16,
+    /// SHA-256 of the agreement file both parties signed off.
+    pub agreement: [u8; 32],
+    /// Whether the aggregator sends its labels in the clear.
+    pub reveal_segment_sizes: bool,
+    /// The sender's ElGamal public keys: one per label for the receiver,
+    /// one for the aggregator (none when labels travel in the clear).
+    pub keys: Vec<PointBytes>,
 }
 
 /// The handshake message.
@@ -47,6 +120,8 @@ pub struct Hello {
     pub set_size: u64,
     /// The sender's guardrails.
     pub policy: Policy,
+    /// Present in segment mode, absent for a plain count.
+    pub segments: Option<SegmentHello>,
 }
 
 /// Why a party aborted, as told to its peer.
@@ -60,6 +135,8 @@ pub enum AbortReason {
     ProtocolViolation,
     /// The confirmations differ.
     ConfirmationMismatch,
+    /// The agreement files differ, or the roles do not complement.
+    AgreementMismatch,
     /// The local side stopped (user interrupt, local failure).
     Cancelled,
 }
@@ -71,6 +148,7 @@ impl std::fmt::Display for AbortReason {
             Self::PolicyRefused => "a set size violates the policy",
             Self::ProtocolViolation => "it received an invalid message",
             Self::ConfirmationMismatch => "the results did not agree",
+            Self::AgreementMismatch => "the agreement or the roles do not match",
             Self::Cancelled => "it was cancelled",
         })
     }
@@ -85,6 +163,10 @@ impl Message {
             Self::Tags(_) => "Tags",
             Self::Confirm(_) => "Confirm",
             Self::Abort(_) => "Abort",
+            Self::LabeledPoints { .. } => "LabeledPoints",
+            Self::LabeledTags { .. } => "LabeledTags",
+            Self::Accumulators(_) => "Accumulators",
+            Self::Release(_) => "Release",
         }
     }
 }

@@ -16,11 +16,19 @@ pub struct Policy {
     /// Largest set either side may bring; bounds the memory a peer can make
     /// this party spend (16 bytes per peer record). By default, 100,000,000.
     pub max_set_size: u64,
+    /// Segment mode: cross-tab cells below this are suppressed. By default, 50.
+    pub min_cell: u64,
+    /// Segment mode: each released cell gets discrete Laplace noise of scale
+    /// 1/ε, with ε in millionths (exact and canonical on the wire). `None`
+    /// (the default) means no noise.
+    pub epsilon_micros: Option<u64>,
+    /// Segment mode: most label combinations per side. By default, 64.
+    pub max_labels: u16,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { min_set_size: 1_000, max_set_size: 100_000_000 }
+        Self { min_set_size: 1_000, max_set_size: 100_000_000, min_cell: 50, epsilon_micros: None, max_labels: 64 }
     }
 }
 
@@ -70,15 +78,28 @@ pub enum PolicyViolation {
 impl Policy {
     /// A policy without size limits, for tests and benchmarks of tiny sets.
     pub fn permissive() -> Self {
-        Self { min_set_size: 0, max_set_size: u64::MAX }
+        Self { min_set_size: 0, max_set_size: u64::MAX, min_cell: 0, epsilon_micros: None, max_labels: 128 }
     }
 
-    /// The stricter of two policies: the larger minimum, the smaller maximum.
+    /// The stricter of two policies: the larger minimums, the smaller
+    /// maximums, and the smaller ε (more noise) if either asks for noise.
     pub fn merge(&self, other: &Policy) -> Policy {
+        let epsilon_micros = match (self.epsilon_micros, other.epsilon_micros) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Policy {
             min_set_size: self.min_set_size.max(other.min_set_size),
             max_set_size: self.max_set_size.min(other.max_set_size),
+            min_cell: self.min_cell.max(other.min_cell),
+            epsilon_micros,
+            max_labels: self.max_labels.min(other.max_labels),
         }
+    }
+
+    /// ε as a number, if noise is on.
+    pub fn epsilon(&self) -> Option<f64> {
+        self.epsilon_micros.map(|e| e as f64 / 1e6)
     }
 
     /// Checks one side's announced size.
@@ -99,15 +120,30 @@ mod tests {
 
     #[test]
     fn merge_takes_the_stricter_bounds() {
-        let a = Policy { min_set_size: 10, max_set_size: 1_000 };
-        let b = Policy { min_set_size: 100, max_set_size: 10_000 };
-        assert_eq!(a.merge(&b), Policy { min_set_size: 100, max_set_size: 1_000 });
+        let a = Policy { min_set_size: 10, max_set_size: 1_000, min_cell: 5, epsilon_micros: None, max_labels: 8 };
+        let b = Policy {
+            min_set_size: 100,
+            max_set_size: 10_000,
+            min_cell: 2,
+            epsilon_micros: Some(500_000),
+            max_labels: 64,
+        };
+        let merged = Policy {
+            min_set_size: 100,
+            max_set_size: 1_000,
+            min_cell: 5,
+            epsilon_micros: Some(500_000),
+            max_labels: 8,
+        };
+        assert_eq!(a.merge(&b), merged);
         assert_eq!(a.merge(&b), b.merge(&a));
+        let c = Policy { epsilon_micros: Some(100_000), ..b };
+        assert_eq!(b.merge(&c).epsilon_micros, Some(100_000));
     }
 
     #[test]
     fn check_reports_side_and_bound() {
-        let p = Policy { min_set_size: 10, max_set_size: 20 };
+        let p = Policy { min_set_size: 10, max_set_size: 20, ..Policy::default() };
         assert_eq!(p.check(Side::Own, 15), Ok(()));
         assert_eq!(p.check(Side::Peer, 9), Err(PolicyViolation::TooSmall { side: Side::Peer, size: 9, min: 10 }));
         assert_eq!(p.check(Side::Own, 21), Err(PolicyViolation::TooLarge { side: Side::Own, size: 21, max: 20 }));

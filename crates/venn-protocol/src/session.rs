@@ -18,18 +18,18 @@
 //! spread over the rayon pool. A driver that polls only when the transport
 //! can take more bytes therefore gets backpressure for free.
 
-use std::collections::VecDeque;
-
 use rand_core::{OsRng, RngCore};
 use venn_crypto::{blind_batch, reblind_to_tags, BlindingKey, CryptoError, DomainTag, Tag};
 
 use crate::{
-    codec,
+    core::Core,
     count::{sort_tags, sorted_intersection_size, strictly_ascending},
+    machine::Protocol,
     message::{Hello, NONCE_LEN, PROTOCOL_VERSION},
+    release::Released,
     transcript::{confirmation, hash_domain, session_id},
-    AbortReason, DecodeError, Element, ElementSet, Incompatibility, Message, Misbehavior, Policy, ProtocolError,
-    SessionId, Side, MAX_ITEMS_PER_MESSAGE,
+    Element, ElementSet, Incompatibility, Message, Misbehavior, Policy, ProtocolError, Role, SessionId, Side,
+    MAX_ITEMS_PER_MESSAGE,
 };
 
 /// Default number of points per message: small enough that compute and
@@ -108,6 +108,21 @@ pub struct Outcome {
     pub overlap: u64,
     /// The merged policy the session ran under.
     pub policy: Policy,
+    /// The segment results, in segment mode.
+    pub segments: Option<SegmentOutcome>,
+}
+
+/// What a segment match gave this party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentOutcome {
+    /// Our role.
+    pub role: Role,
+    /// The released cross-tab (rows: receiver labels, columns: aggregator
+    /// labels), the same on both sides.
+    pub released: Released,
+    /// Aggregator only: exact overlap per own label (before noise), which
+    /// the aggregator learns by matching.
+    pub aggregator_marginal: Option<Vec<u64>>,
 }
 
 /// What a driver is told, in order.
@@ -130,17 +145,11 @@ pub enum Event {
     Failed(ProtocolError),
 }
 
-/// One party's side of a counting session.
+/// One party's side of a counting session. Drive it through [`Machine`].
 pub struct Session {
     config: SessionConfig,
     state: State,
-    outbox: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    error: Option<ProtocolError>,
-    abort_to_send: Option<AbortReason>,
-    progress: Progress,
-    bytes_sent: u64,
-    bytes_received: u64,
+    core: Core,
 }
 
 enum State {
@@ -208,157 +217,117 @@ impl Session {
         config.policy.check(Side::Own, own_size)?;
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
-        let mut session = Self {
+        let config = SessionConfig { batch_size: config.batch_size.clamp(1, MAX_ITEMS_PER_MESSAGE), ..config };
+        let hello =
+            Hello { version: PROTOCOL_VERSION, nonce, set_size: own_size, policy: config.policy, segments: None };
+        let mut core = Core::new(own_size);
+        core.queue(Channel::Control, &Message::Hello(hello));
+        Ok(Self {
             state: State::Handshake(Handshake { key: BlindingKey::random(), nonce, own: set.into_vec() }),
-            outbox: VecDeque::new(),
-            events: VecDeque::new(),
-            error: None,
-            abort_to_send: None,
-            progress: Progress { own_size, ..Progress::default() },
-            bytes_sent: 0,
-            bytes_received: 0,
-            config: SessionConfig { batch_size: config.batch_size.clamp(1, MAX_ITEMS_PER_MESSAGE), ..config },
+            config,
+            core,
+        })
+    }
+
+    fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
+        let handshake = accept_hello(&self.config, &h.nonce, h.own.len() as u64, &hello)?;
+        if hello.segments.is_some() {
+            return Err(Incompatibility::ModeMismatch { ours: "count", theirs: "segments" }.into());
+        }
+        self.core.progress.peer_size = hello.set_size;
+        self.core.event(handshake.event(hello.set_size));
+        Ok(State::Exchange(Box::new(Exchange {
+            key: h.key,
+            dst: hash_domain(&handshake.session_id),
+            session_id: handshake.session_id,
+            policy: handshake.policy,
+            we_are_low: handshake.we_are_low,
+            own: h.own,
+            sent: 0,
+            peer_size: hello.set_size,
+            peer_received: 0,
+            peer_tags: Vec::new(),
+            returned: None,
+            own_tags: Vec::new(),
+            early_confirm: None,
+        })))
+    }
+
+    /// Moves from Exchange to Confirming once everything has been sent and
+    /// received. The key is zeroized as the exchange state drops; the set
+    /// and the tags are freed (not overwritten: they are pseudorandom or,
+    /// for the set, already held by the caller).
+    fn try_complete(&mut self) -> Result<(), ProtocolError> {
+        let State::Exchange(x) = &self.state else {
+            return Ok(());
         };
-        session.queue(
-            Channel::Control,
-            &Message::Hello(Hello {
-                version: PROTOCOL_VERSION,
-                nonce,
-                set_size: own_size,
-                policy: session.config.policy,
-            }),
-        );
-        Ok(session)
-    }
-
-    // ----- inputs -------------------------------------------------------
-
-    /// Processes one message from the peer. An error is final: it is also
-    /// reported as [`Event::Failed`], every later call returns it again, and
-    /// the next [`poll_transmit`](Self::poll_transmit) yields an Abort for
-    /// the peer.
-    pub fn handle_message(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
+        let complete =
+            x.sent == x.own.len() && x.returned == Some(x.peer_tags.len()) && x.own_tags.len() == x.own.len();
+        if !complete {
+            return Ok(());
         }
-        if let State::Finished(_) = self.state {
-            // The result is confirmed; nothing the peer sends can change it.
-            return Err(Misbehavior::UnexpectedMessage { message: "any", phase: self.state.phase() }.into());
-        }
-        self.bytes_received += bytes.len() as u64;
-        let result = codec::decode(bytes).map_err(ProtocolError::from).and_then(|m| self.dispatch(m));
-        result.map_err(|e| self.fail(e))
-    }
-
-    /// The transport closed before the session finished. Fails the session
-    /// unless it already ended.
-    pub fn handle_close(&mut self) {
-        let error = match &self.state {
-            State::Finished(_) | State::Failed => return,
-            State::Exchange(x) if x.peer_received < x.peer_size => {
-                Misbehavior::TooFewPoints { announced: x.peer_size, received: x.peer_received }
-            }
-            state => Misbehavior::UnexpectedEnd { phase: state.phase() },
+        let State::Exchange(x) = std::mem::replace(&mut self.state, State::Failed) else {
+            return Ok(());
         };
-        self.fail(error.into());
+        let overlap = sorted_intersection_size(&x.own_tags, &x.peer_tags);
+        let (own_size, peer_size) = (x.own.len() as u64, x.peer_size);
+        let (low, high) = if x.we_are_low { (own_size, peer_size) } else { (peer_size, own_size) };
+        let expected = confirmation(&x.session_id, low, high, overlap);
+        self.core.queue(Channel::Control, &Message::Confirm(expected));
+        let confirming = Confirming {
+            expected,
+            outcome: Outcome {
+                session_id: x.session_id,
+                own_size,
+                peer_size,
+                overlap,
+                policy: x.policy,
+                segments: None,
+            },
+        };
+        let early = x.early_confirm;
+        drop(x);
+        self.state = match early {
+            Some(theirs) => self.finish(confirming, theirs)?,
+            None => State::Confirming(confirming),
+        };
+        Ok(())
     }
 
-    /// The transport read a frame header announcing `len` bytes, more than
-    /// any message may have; it did not read the body.
-    pub fn handle_oversize(&mut self, len: usize) {
-        if !self.is_done() {
-            self.fail(DecodeError::Oversize { len, max: codec::MAX_MESSAGE_BYTES }.into());
+    fn finish(&mut self, c: Confirming, theirs: [u8; 32]) -> Result<State, ProtocolError> {
+        if theirs != c.expected {
+            return Err(Misbehavior::ConfirmationMismatch.into());
         }
+        self.core.finish(c.outcome.clone());
+        Ok(State::Finished(c.outcome))
+    }
+}
+
+impl Protocol for Session {
+    fn core(&mut self) -> &mut Core {
+        &mut self.core
     }
 
-    /// Stops the session from our side; the peer is told.
-    pub fn cancel(&mut self) {
-        if !self.is_done() {
-            self.fail(ProtocolError::Cancelled);
-        }
+    fn core_ref(&self) -> &Core {
+        &self.core
     }
 
-    // ----- outputs ------------------------------------------------------
-
-    /// The next message to send, if any. Call until it returns `None`, and
-    /// again after every input. Blinds the next batch of our identifiers
-    /// when nothing else is pending, so the cost lands where the transport
-    /// asks for data.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.outbox.pop_front() {
-            self.bytes_sent += t.payload.len() as u64;
-            return Some(t);
-        }
-        if self.error.is_some() {
-            let reason = self.abort_to_send.take()?;
-            let payload = codec::encode(&Message::Abort(reason));
-            self.bytes_sent += payload.len() as u64;
-            return Some(Transmit { channel: Channel::Control, payload });
-        }
-        let message = self.next_data_message()?;
-        self.events.push_back(Event::Progress(self.progress));
-        self.queue(Channel::Data, &message);
-        self.try_complete();
-        self.poll_transmit()
+    fn phase(&self) -> &'static str {
+        self.state.phase()
     }
-
-    /// The next event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    // ----- getters ------------------------------------------------------
-
-    /// Whether the session reached a terminal state.
-    pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Finished(_) | State::Failed)
-    }
-
-    /// The result, once finished.
-    pub fn outcome(&self) -> Option<&Outcome> {
-        match &self.state {
-            State::Finished(o) => Some(o),
-            _ => None,
-        }
-    }
-
-    /// The error that ended the session, if one did.
-    pub fn error(&self) -> Option<&ProtocolError> {
-        self.error.as_ref()
-    }
-
-    /// Counters so far.
-    pub fn progress(&self) -> Progress {
-        self.progress
-    }
-
-    /// Encoded bytes handed out by `poll_transmit`.
-    pub fn bytes_sent(&self) -> u64 {
-        self.bytes_sent
-    }
-
-    /// Encoded bytes passed to `handle_message`.
-    pub fn bytes_received(&self) -> u64 {
-        self.bytes_received
-    }
-
-    // ----- internals ----------------------------------------------------
 
     fn dispatch(&mut self, message: Message) -> Result<(), ProtocolError> {
-        if let Message::Abort(reason) = message {
-            return Err(ProtocolError::PeerAborted(reason));
-        }
         let state = std::mem::replace(&mut self.state, State::Failed);
         self.state = match (state, message) {
             (State::Handshake(h), Message::Hello(hello)) => self.on_hello(h, hello)?,
             (State::Exchange(mut x), Message::Points(points)) => {
-                self.progress.points_received += on_points(&mut x, points)?;
-                self.events.push_back(Event::Progress(self.progress));
+                self.core.progress.points_received += on_points(&mut x, points)?;
+                self.core.progress_event();
                 State::Exchange(x)
             }
             (State::Exchange(mut x), Message::Tags(tags)) => {
-                self.progress.tags_received += on_tags(&mut x, tags)?;
-                self.events.push_back(Event::Progress(self.progress));
+                self.core.progress.tags_received += on_tags(&mut x, tags)?;
+                self.core.progress_event();
                 State::Exchange(x)
             }
             (State::Exchange(mut x), Message::Confirm(c)) if x.early_confirm.is_none() => {
@@ -373,46 +342,12 @@ impl Session {
         if let State::Exchange(x) = &mut self.state {
             sort_when_peer_complete(x)?;
         }
-        self.try_complete();
-        match &self.error {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-
-    fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
-        if hello.version != PROTOCOL_VERSION {
-            return Err(Incompatibility::VersionMismatch { ours: PROTOCOL_VERSION, theirs: hello.version }.into());
-        }
-        if hello.nonce == h.nonce {
-            return Err(Misbehavior::ReflectedNonce.into());
-        }
-        let policy = self.config.policy.merge(&hello.policy);
-        policy.check(Side::Own, h.own.len() as u64)?;
-        policy.check(Side::Peer, hello.set_size)?;
-        let id = session_id(PROTOCOL_VERSION, &h.nonce, &hello.nonce, &self.config.channel_binding);
-        self.progress.peer_size = hello.set_size;
-        self.events.push_back(Event::HandshakeComplete { session_id: id, peer_size: hello.set_size, policy });
-        Ok(State::Exchange(Box::new(Exchange {
-            key: h.key,
-            dst: hash_domain(&id),
-            session_id: id,
-            policy,
-            we_are_low: h.nonce < hello.nonce,
-            own: h.own,
-            sent: 0,
-            peer_size: hello.set_size,
-            peer_received: 0,
-            peer_tags: Vec::new(),
-            returned: None,
-            own_tags: Vec::new(),
-            early_confirm: None,
-        })))
+        Ok(())
     }
 
     /// Tags owed to the peer go first (the peer cannot finish without them);
     /// then our next batch of points.
-    fn next_data_message(&mut self) -> Option<Message> {
+    fn next_message(&mut self) -> Option<(Channel, Message)> {
         let State::Exchange(x) = &mut self.state else {
             return None;
         };
@@ -420,85 +355,41 @@ impl Session {
         if let Some(done) = x.returned.filter(|&done| done < x.peer_tags.len()) {
             let end = (done + batch).min(x.peer_tags.len());
             x.returned = Some(end);
-            self.progress.tags_sent += (end - done) as u64;
-            return Some(Message::Tags(x.peer_tags[done..end].iter().map(|t| t.0).collect()));
+            self.core.progress.tags_sent += (end - done) as u64;
+            return Some((Channel::Data, Message::Tags(x.peer_tags[done..end].iter().map(|t| t.0).collect())));
         }
         if x.sent < x.own.len() {
             let end = (x.sent + batch).min(x.own.len());
             let points = blind_batch(&x.key, &x.dst, &x.own[x.sent..end]);
-            self.progress.points_sent += (end - x.sent) as u64;
+            self.core.progress.points_sent += (end - x.sent) as u64;
             x.sent = end;
-            return Some(Message::Points(points));
+            return Some((Channel::Data, Message::Points(points)));
         }
         None
     }
 
-    /// Moves from Exchange to Confirming once everything has been sent and
-    /// received. The key is zeroized as the exchange state drops; the set
-    /// and the tags are freed (not overwritten: they are pseudorandom or,
-    /// for the set, already held by the caller).
-    fn try_complete(&mut self) {
-        let State::Exchange(x) = &self.state else {
-            return;
-        };
-        let complete =
-            x.sent == x.own.len() && x.returned == Some(x.peer_tags.len()) && x.own_tags.len() == x.own.len();
-        if !complete {
-            return;
-        }
-        let State::Exchange(x) = std::mem::replace(&mut self.state, State::Failed) else {
-            return;
-        };
-        let overlap = sorted_intersection_size(&x.own_tags, &x.peer_tags);
-        let (own_size, peer_size) = (x.own.len() as u64, x.peer_size);
-        let (low, high) = if x.we_are_low { (own_size, peer_size) } else { (peer_size, own_size) };
-        let expected = confirmation(&x.session_id, low, high, overlap);
-        self.queue(Channel::Control, &Message::Confirm(expected));
-        let confirming = Confirming {
-            expected,
-            outcome: Outcome { session_id: x.session_id, own_size, peer_size, overlap, policy: x.policy },
-        };
-        let early = x.early_confirm;
-        drop(x);
-        self.state = match early {
-            Some(theirs) => match self.finish(confirming, theirs) {
-                Ok(state) => state,
-                Err(e) => {
-                    self.fail(e);
-                    State::Failed
-                }
-            },
-            None => State::Confirming(confirming),
-        };
+    fn advance(&mut self) -> Result<(), ProtocolError> {
+        self.try_complete()
     }
 
-    fn finish(&mut self, c: Confirming, theirs: [u8; 32]) -> Result<State, ProtocolError> {
-        if theirs != c.expected {
-            return Err(Misbehavior::ConfirmationMismatch.into());
+    fn close_error(&self) -> ProtocolError {
+        match &self.state {
+            State::Exchange(x) if x.peer_received < x.peer_size => {
+                Misbehavior::TooFewPoints { announced: x.peer_size, received: x.peer_received }.into()
+            }
+            state => Misbehavior::UnexpectedEnd { phase: state.phase() }.into(),
         }
-        self.events.push_back(Event::Finished(c.outcome.clone()));
-        Ok(State::Finished(c.outcome))
     }
 
-    fn queue(&mut self, channel: Channel, message: &Message) {
-        self.outbox.push_back(Transmit { channel, payload: codec::encode(message) });
-    }
-
-    /// Records the error once, drops everything queued (and with the state,
-    /// the key), and arranges for the peer to be told.
-    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
-        if let Some(first) = &self.error {
-            return first.clone();
-        }
-        if let State::Finished(_) = self.state {
-            return error;
-        }
+    fn drop_state(&mut self) {
         self.state = State::Failed;
-        self.outbox.clear();
-        self.abort_to_send = error.abort_reason();
-        self.error = Some(error.clone());
-        self.events.push_back(Event::Failed(error.clone()));
-        error
+    }
+
+    fn finished_outcome(&self) -> Option<&Outcome> {
+        match &self.state {
+            State::Finished(o) => Some(o),
+            _ => None,
+        }
     }
 }
 
@@ -506,9 +397,46 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("phase", &self.state.phase())
-            .field("progress", &self.progress)
+            .field("progress", &self.core.progress)
             .finish_non_exhaustive()
     }
+}
+
+/// What both kinds of session derive from an accepted Hello.
+pub(crate) struct AcceptedHello {
+    pub(crate) session_id: SessionId,
+    pub(crate) policy: Policy,
+    pub(crate) we_are_low: bool,
+}
+
+impl AcceptedHello {
+    pub(crate) fn event(&self, peer_size: u64) -> Event {
+        Event::HandshakeComplete { session_id: self.session_id, peer_size, policy: self.policy }
+    }
+}
+
+/// The checks every Hello passes, in either mode: version, reflection, and
+/// both set sizes under the merged policy.
+pub(crate) fn accept_hello(
+    config: &SessionConfig,
+    our_nonce: &[u8; NONCE_LEN],
+    own_size: u64,
+    hello: &Hello,
+) -> Result<AcceptedHello, ProtocolError> {
+    if hello.version != PROTOCOL_VERSION {
+        return Err(Incompatibility::VersionMismatch { ours: PROTOCOL_VERSION, theirs: hello.version }.into());
+    }
+    if &hello.nonce == our_nonce {
+        return Err(Misbehavior::ReflectedNonce.into());
+    }
+    let policy = config.policy.merge(&hello.policy);
+    policy.check(Side::Own, own_size)?;
+    policy.check(Side::Peer, hello.set_size)?;
+    Ok(AcceptedHello {
+        session_id: session_id(PROTOCOL_VERSION, our_nonce, &hello.nonce, &config.channel_binding),
+        policy,
+        we_are_low: our_nonce < &hello.nonce,
+    })
 }
 
 /// Checks a batch of the peer's points and re-blinds it into tags.
@@ -518,13 +446,7 @@ fn on_points(x: &mut Exchange, points: Vec<[u8; 32]>) -> Result<u64, ProtocolErr
     if x.peer_received + len > x.peer_size {
         return Err(Misbehavior::TooManyPoints { announced: x.peer_size }.into());
     }
-    let tags = reblind_to_tags(&x.key, &points).map_err(|source| {
-        let index = match source {
-            CryptoError::InvalidEncoding { index } | CryptoError::IdentityPoint { index } => index,
-            CryptoError::InvalidDomainTag { .. } => 0,
-        };
-        Misbehavior::InvalidPoint { index: x.peer_received + index as u64, source }
-    })?;
+    let tags = reblind_to_tags(&x.key, &points).map_err(|source| invalid_point(x.peer_received, source))?;
     x.peer_tags.extend(tags);
     x.peer_received += len;
     Ok(len)
@@ -548,7 +470,13 @@ fn on_tags(x: &mut Exchange, tags: Vec<[u8; 16]>) -> Result<u64, ProtocolError> 
     Ok(len)
 }
 
-fn check_batch_len(message: &'static str, len: usize) -> Result<(), ProtocolError> {
+/// A bad point in a peer batch, located in the peer's whole stream.
+pub(crate) fn invalid_point(received_before: u64, source: CryptoError) -> ProtocolError {
+    let index = received_before + source.index().unwrap_or(0) as u64;
+    Misbehavior::InvalidPoint { index, source }.into()
+}
+
+pub(crate) fn check_batch_len(message: &'static str, len: usize) -> Result<(), ProtocolError> {
     if len == 0 {
         return Err(Misbehavior::EmptyBatch { message }.into());
     }

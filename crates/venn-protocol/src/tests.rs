@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::{
-    codec, AbortReason, Channel, Element, ElementSet, Event, Hello, Incompatibility, Message, Misbehavior, Outcome,
-    Policy, PolicyViolation, ProtocolError, Session, SessionConfig, Side, MAX_ITEMS_PER_MESSAGE,
+    codec, AbortReason, Channel, Element, ElementSet, Event, Hello, Incompatibility, Machine, Message, Misbehavior,
+    Outcome, Policy, PolicyViolation, ProtocolError, Session, SessionConfig, Side, MAX_ITEMS_PER_MESSAGE,
 };
 
 /// Elements as `venn-ids` would make them: a hash of the identifier.
@@ -40,19 +40,19 @@ enum Delivery {
 
 /// Two sessions and the messages in flight between them. `tamper` sees
 /// every message from A to B and decides what B receives instead.
-struct Pair {
-    a: Session,
-    b: Session,
+pub(crate) struct Pair<M = Session> {
+    pub(crate) a: M,
+    pub(crate) b: M,
     delivery: Delivery,
     a_to_b: VecDeque<(Channel, Vec<u8>)>,
     b_to_a: VecDeque<(Channel, Vec<u8>)>,
-    transcript_a: Vec<u8>,
+    pub(crate) transcript_a: Vec<u8>,
 }
 
-type Tamper<'a> = dyn FnMut(Message) -> Vec<Vec<u8>> + 'a;
+pub(crate) type Tamper<'a> = dyn FnMut(Message) -> Vec<Vec<u8>> + 'a;
 
-impl Pair {
-    fn new(a: Session, b: Session) -> Self {
+impl<M: Machine> Pair<M> {
+    pub(crate) fn new(a: M, b: M) -> Self {
         Self {
             a,
             b,
@@ -63,12 +63,12 @@ impl Pair {
         }
     }
 
-    fn drive(&mut self) {
+    pub(crate) fn drive(&mut self) {
         self.drive_tampered(&mut |m| vec![codec::encode(&m)]);
     }
 
     /// Runs until neither side has anything left to send or deliver.
-    fn drive_tampered(&mut self, tamper: &mut Tamper<'_>) {
+    pub(crate) fn drive_tampered(&mut self, tamper: &mut Tamper<'_>) {
         for _ in 0..1_000_000 {
             while let Some(t) = self.a.poll_transmit() {
                 self.transcript_a.extend_from_slice(&t.payload);
@@ -104,7 +104,7 @@ fn take_next(queue: &mut VecDeque<(Channel, Vec<u8>)>, delivery: Delivery) -> Op
     queue.remove(index).map(|(_, p)| p)
 }
 
-fn outcomes(pair: &Pair) -> (&Outcome, &Outcome) {
+pub(crate) fn outcomes<M: Machine>(pair: &Pair<M>) -> (&Outcome, &Outcome) {
     let a = pair.a.outcome().unwrap_or_else(|| panic!("A did not finish: {:?}", pair.a.error()));
     let b = pair.b.outcome().unwrap_or_else(|| panic!("B did not finish: {:?}", pair.b.error()));
     (a, b)
@@ -247,7 +247,7 @@ fn own_set_below_own_minimum_is_refused_at_start() {
 
 #[test]
 fn peer_policy_stricter_than_ours_refuses_our_set_on_both_sides() {
-    let strict = Policy { min_set_size: 100, max_set_size: 1_000 };
+    let strict = Policy { min_set_size: 100, max_set_size: 1_000, ..Policy::permissive() };
     let mut pair = Pair::new(session(0..50), session_with(strict, 0..500, 64));
     pair.drive();
     let too_small = PolicyViolation::TooSmall { side: Side::Own, size: 50, min: 100 };
@@ -259,8 +259,13 @@ fn peer_policy_stricter_than_ours_refuses_our_set_on_both_sides() {
 #[test]
 fn announced_size_of_a_trillion_is_refused_without_allocating() {
     let mut b = session_with(Policy::default(), 0..1_000, 1024);
-    let hello =
-        Message::Hello(Hello { version: 1, nonce: [9; 32], set_size: 1_000_000_000_000, policy: Policy::permissive() });
+    let hello = Message::Hello(Hello {
+        version: 1,
+        nonce: [9; 32],
+        set_size: 1_000_000_000_000,
+        policy: Policy::permissive(),
+        segments: None,
+    });
     let err = b.handle_message(&codec::encode(&hello)).unwrap_err();
     assert_eq!(
         err,
@@ -422,7 +427,13 @@ fn rejects_empty_batch() {
 #[test]
 fn rejects_batch_over_the_item_limit() {
     let mut b = session(0..10);
-    let hello = Message::Hello(Hello { version: 1, nonce: [9; 32], set_size: 100_000, policy: Policy::permissive() });
+    let hello = Message::Hello(Hello {
+        version: 1,
+        nonce: [9; 32],
+        set_size: 100_000,
+        policy: Policy::permissive(),
+        segments: None,
+    });
     b.handle_message(&codec::encode(&hello)).unwrap();
     let batch = Message::Points(vec![[1; 32]; MAX_ITEMS_PER_MESSAGE + 1]);
     // It still fits the byte limit, so the item check must catch it.
@@ -474,7 +485,13 @@ fn rejects_more_tags_than_points_sent() {
 fn rejects_tags_before_our_points_are_out() {
     let mut b = session_with(Policy::permissive(), 0..5_000, 1024);
     let _own_hello = b.poll_transmit();
-    let hello = Message::Hello(Hello { version: 1, nonce: [9; 32], set_size: 10, policy: Policy::permissive() });
+    let hello = Message::Hello(Hello {
+        version: 1,
+        nonce: [9; 32],
+        set_size: 10,
+        policy: Policy::permissive(),
+        segments: None,
+    });
     b.handle_message(&codec::encode(&hello)).unwrap();
     let _one_batch = b.poll_transmit().unwrap();
     let err = b.handle_message(&codec::encode(&Message::Tags(vec![[1; 16]]))).unwrap_err();

@@ -19,6 +19,7 @@ use crate::error::IdsError;
 use crate::id_type::{EmailProfile, IdType};
 use crate::lines::LineTracker;
 use crate::normalize::Normalizer;
+use crate::segments::LabelScheme;
 use crate::skip::{SkipCounts, SkipReason};
 
 /// The UTF-8 byte-order mark some spreadsheet exports put before the header.
@@ -43,9 +44,9 @@ pub struct ReadOptions {
     /// Stop at the first invalid row with [`IdsError::InvalidRow`] instead of
     /// skipping it. By default, `false`.
     pub strict: bool,
-    /// Columns that must exist (checked, not yet read) for segment
-    /// breakdowns. By default, none.
-    pub segment_columns: Vec<String>,
+    /// Segment columns: each row also gets a label from its values in
+    /// these columns ([`LabelScheme`]). By default, none.
+    pub segments: LabelScheme,
 }
 
 impl ReadOptions {
@@ -59,7 +60,7 @@ impl ReadOptions {
             email_profile: EmailProfile::default(),
             default_region: Region::US,
             strict: false,
-            segment_columns: Vec::new(),
+            segments: LabelScheme::default(),
         }
     }
 }
@@ -72,6 +73,9 @@ impl ReadOptions {
 pub struct ReadOutcome {
     /// Distinct digests, sorted ascending.
     pub digests: Vec<IdDigest>,
+    /// With segments, the label of each digest (of its first row); empty
+    /// without segments.
+    pub labels: Vec<u64>,
     /// Data rows read (the header and blank lines not included).
     pub rows_read: u64,
     /// Rows that produced a digest, duplicates included.
@@ -133,19 +137,30 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
     }
     let names = header_names(&record);
     let id_index = column_index(&names, &options.id_column, source)?;
-    for segment in &options.segment_columns {
-        column_index(&names, segment, source)?;
-    }
+    let segment_indices = options
+        .segments
+        .columns()
+        .iter()
+        .map(|c| column_index(&names, &c.name, source))
+        .collect::<Result<Vec<_>, _>>()?;
+    let with_labels = !segment_indices.is_empty();
 
     let mut normalizer = Normalizer::new(options.id_type, options.email_profile, options.default_region);
     let mut digests: Vec<IdDigest> = Vec::new();
+    let mut labels: Vec<u64> = Vec::new();
     let mut rows_read = 0u64;
     let mut skipped = SkipCounts::default();
 
     while next_record(&mut reader, &mut record, source)? {
         rows_read += 1;
         match row_digest(&mut normalizer, &record, id_index, &reader) {
-            Ok(d) => digests.push(d),
+            Ok(d) => {
+                digests.push(d);
+                if with_labels {
+                    let fields: Vec<Option<&[u8]>> = segment_indices.iter().map(|&i| record.get(i)).collect();
+                    labels.push(options.segments.label_of(&fields));
+                }
+            }
             Err(reason) => {
                 if options.strict {
                     return Err(IdsError::InvalidRow { path: path(), line: record_line(&mut reader, &record), reason });
@@ -156,9 +171,18 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
     }
 
     let valid = digests.len() as u64;
-    digests.sort_unstable();
-    digests.dedup();
-    Ok(ReadOutcome { duplicates: valid - digests.len() as u64, digests, rows_read, valid, skipped_by_reason: skipped })
+    if with_labels {
+        // Stable sort, then keep the first row of each identifier.
+        let mut pairs: Vec<(IdDigest, u64)> = digests.into_iter().zip(labels).collect();
+        pairs.sort_by_key(|p| p.0);
+        pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        (digests, labels) = pairs.into_iter().unzip();
+    } else {
+        digests.sort_unstable();
+        digests.dedup();
+    }
+    let duplicates = valid - digests.len() as u64;
+    Ok(ReadOutcome { duplicates, digests, labels, rows_read, valid, skipped_by_reason: skipped })
 }
 
 type CsvReader<R> = csv::Reader<LineTracker<R>>;

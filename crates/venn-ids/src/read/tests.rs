@@ -284,16 +284,39 @@ fn rejects_missing_column_listing_available_ones() {
 
 #[test]
 fn rejects_missing_segment_column() {
-    let options =
-        ReadOptions { segment_columns: vec!["tier".into(), "age".into()], ..ReadOptions::new("email", IdType::Email) };
+    let options = ReadOptions { segments: scheme(&["tier", "age"]), ..ReadOptions::new("email", IdType::Email) };
     let err = read(b"email,tier\na@b.co,gold\n", &options).unwrap_err();
     assert!(matches!(err, IdsError::MissingColumn { ref column, .. } if column == "age"));
 }
 
 #[test]
 fn accepts_present_segment_columns() {
-    let options = ReadOptions { segment_columns: vec!["tier".into()], ..ReadOptions::new("email", IdType::Email) };
+    let options = ReadOptions { segments: scheme(&["tier"]), ..ReadOptions::new("email", IdType::Email) };
     assert_eq!(read(b"email,tier\na@b.co,gold\n", &options).unwrap().valid, 1);
+}
+
+fn scheme(columns: &[&str]) -> crate::LabelScheme {
+    crate::LabelScheme::new(
+        columns
+            .iter()
+            .map(|c| crate::SegmentColumn { name: c.to_string(), values: vec!["gold".into(), "silver".into()] })
+            .collect(),
+    )
+}
+
+#[test]
+fn labels_follow_their_digests_and_the_first_row_wins() {
+    let options = ReadOptions { segments: scheme(&["tier"]), ..ReadOptions::new("email", IdType::Email) };
+    let out = read(b"email,tier\nb@b.co,silver\na@b.co,gold\nA@b.co,silver\nc@b.co,bronze\n", &options).unwrap();
+    assert_eq!(out.duplicates, 1);
+    assert_eq!(out.digests.len(), out.labels.len());
+    let label_of = |email: &str| {
+        let d = crate::digest(crate::IdKind::Email, &crate::digest::sha256(email.as_bytes()));
+        out.labels[out.digests.iter().position(|x| *x == d).unwrap()]
+    };
+    assert_eq!(label_of("a@b.co"), 0, "first row's gold wins over the later silver");
+    assert_eq!(label_of("b@b.co"), 1);
+    assert_eq!(label_of("c@b.co"), 2, "bronze is not agreed: other");
 }
 
 #[test]

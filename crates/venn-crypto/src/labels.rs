@@ -1,0 +1,438 @@
+//! Segment labels under exponential ElGamal on ristretto255.
+//!
+//! A label `m` encrypted under public key `P = p·G` with randomness `r` is
+//! `(r·G, m·G + r·P)`. Adding two ciphertexts componentwise adds their
+//! labels, so a party that holds only ciphertexts can sum them; only the key
+//! holder recovers `m·G = C₁ − p·C₀`, and then `m` itself by a discrete log
+//! over a small range ([`DiscreteLog`]).
+//!
+//! The receiver encrypts a one-hot vector over its `L` labels under `L`
+//! keys with shared randomness: `(ρ·G, m₁·G + ρ·P₁, …, m_L·G + ρ·P_L)`, one
+//! group element more than the vector (Kurosawa's multi-recipient trick).
+//! The aggregator encrypts its label index `v` under one key: `(σ·G, v·G + σ·Q)`.
+//!
+//! Every secret scalar is drawn from the OS CSPRNG; every multiplication by
+//! a secret is a constant-time fixed-base table lookup or variable-base
+//! multiplication. Public keys are fixed for a session, so each gets a
+//! precomputed table and encrypting costs fixed-base multiplications only.
+
+use std::collections::HashMap;
+
+use curve25519_dalek::{
+    constants::{RISTRETTO_BASEPOINT_POINT as G, RISTRETTO_BASEPOINT_TABLE},
+    ristretto::{CompressedRistretto, RistrettoBasepointTable, RistrettoPoint},
+    scalar::Scalar,
+    traits::Identity,
+};
+use rand_core::OsRng;
+use rayon::prelude::*;
+use zeroize::Zeroize;
+
+use crate::{CryptoError, PointBytes, BATCH_CHUNK};
+
+/// Most labels one side may have; bounds every allocation that a peer's
+/// announced label count drives.
+pub const MAX_LABELS: usize = 4096;
+
+/// A party's ephemeral label keys: secret scalars and public points with
+/// their tables. Zeroized on drop; never serialized.
+pub struct LabelKeys {
+    secrets: Vec<Scalar>,
+    public: PublicLabelKeys,
+}
+
+impl Drop for LabelKeys {
+    fn drop(&mut self) {
+        self.secrets.zeroize();
+    }
+}
+
+impl LabelKeys {
+    /// `count` fresh key pairs from the OS CSPRNG.
+    pub fn random(count: usize) -> Self {
+        let secrets: Vec<Scalar> = (0..count).map(|_| Scalar::random(&mut OsRng)).collect();
+        let points = secrets.iter().map(|s| s * RISTRETTO_BASEPOINT_TABLE).collect();
+        Self { secrets, public: PublicLabelKeys::from_points(points) }
+    }
+
+    /// The public half.
+    pub fn public(&self) -> &PublicLabelKeys {
+        &self.public
+    }
+
+    /// `C_j − p_j·C₀` for every component `j ≥ 1` of one accumulated
+    /// ciphertext `[C₀, C₁, …]`: the plaintexts `m_j·G`.
+    fn open(&self, ciphertext: &[RistrettoPoint]) -> Vec<RistrettoPoint> {
+        let c0 = ciphertext[0];
+        ciphertext[1..].iter().zip(&self.secrets).map(|(cj, p)| cj - c0 * p).collect()
+    }
+}
+
+impl std::fmt::Debug for LabelKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LabelKeys({} keys, <secret>)", self.secrets.len())
+    }
+}
+
+/// Public label keys, ours or the peer's, with precomputed tables.
+pub struct PublicLabelKeys {
+    points: Vec<RistrettoPoint>,
+    tables: Vec<RistrettoBasepointTable>,
+}
+
+impl PublicLabelKeys {
+    fn from_points(points: Vec<RistrettoPoint>) -> Self {
+        let tables = points.iter().map(RistrettoBasepointTable::create).collect();
+        Self { points, tables }
+    }
+
+    /// Validates a peer's keys: canonical encodings, not the identity (a key
+    /// of zero would expose every label), at most [`MAX_LABELS`].
+    pub fn from_bytes(keys: &[PointBytes]) -> Result<Self, CryptoError> {
+        if keys.len() > MAX_LABELS {
+            return Err(CryptoError::TooManyKeys { count: keys.len() });
+        }
+        let points =
+            keys.iter().enumerate().map(|(index, b)| decompress_non_identity(b, index)).collect::<Result<_, _>>()?;
+        Ok(Self::from_points(points))
+    }
+
+    /// The keys as sent in the handshake.
+    pub fn to_bytes(&self) -> Vec<PointBytes> {
+        self.points.iter().map(|p| p.compress().to_bytes()).collect()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// `(ρ·G, ρ·P₁, …)` plus `G` at one position when `hot` is given: the
+    /// shared-randomness encryption of a one-hot vector (or of zero).
+    fn encrypt_vector(&self, rho: &Scalar, hot: Option<usize>) -> Vec<RistrettoPoint> {
+        let mut out = Vec::with_capacity(self.points.len() + 1);
+        out.push(rho * RISTRETTO_BASEPOINT_TABLE);
+        for (j, table) in self.tables.iter().enumerate() {
+            let mask = rho * table;
+            out.push(if hot == Some(j) { mask + G } else { mask });
+        }
+        out
+    }
+}
+
+fn decompress_non_identity(bytes: &PointBytes, index: usize) -> Result<RistrettoPoint, CryptoError> {
+    if bytes.iter().all(|&b| b == 0) {
+        return Err(CryptoError::IdentityPoint { index });
+    }
+    CompressedRistretto(*bytes).decompress().ok_or(CryptoError::InvalidEncoding { index })
+}
+
+fn decompress_at(bytes: &PointBytes, index: usize) -> Result<RistrettoPoint, CryptoError> {
+    CompressedRistretto(*bytes).decompress().ok_or(CryptoError::InvalidEncoding { index })
+}
+
+fn compress_all(points: &[RistrettoPoint]) -> Vec<PointBytes> {
+    // Batched compression doubles; halving first would cost a scalar
+    // multiplication per point, so compress one inversion at a time here
+    // through `compress`'s batch-free path only for small inputs.
+    points.iter().map(|p| p.compress().to_bytes()).collect()
+}
+
+/// The receiver's per-record ciphertexts: for each label index (`< L`), the
+/// one-hot encryption under `keys`, flattened to `L + 1` points per record.
+/// Fails if a label is out of range.
+pub fn encrypt_one_hot(keys: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
+    let width = keys.len() + 1;
+    if let Some(&bad) = labels.iter().find(|&&l| l as usize >= keys.len()) {
+        return Err(CryptoError::LabelOutOfRange { label: bad as usize, labels: keys.len() });
+    }
+    let mut out = vec![[0u8; 32]; labels.len() * width];
+    out.par_chunks_mut(width * BATCH_CHUNK / 4).zip(labels.par_chunks(BATCH_CHUNK / 4)).for_each(|(out, labels)| {
+        let mut points = Vec::with_capacity(labels.len() * width);
+        for &label in labels {
+            let mut rho = Scalar::random(&mut OsRng);
+            points.extend(keys.encrypt_vector(&rho, Some(label as usize)));
+            rho.zeroize();
+        }
+        out.copy_from_slice(&compress_all(&points));
+    });
+    Ok(out)
+}
+
+/// The aggregator's per-record ciphertexts of its label indices under its
+/// single key: `(σ·G, v·G + σ·Q)`, two points per record.
+pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Vec<PointBytes> {
+    let mut out = vec![[0u8; 32]; labels.len() * 2];
+    out.par_chunks_mut(2 * BATCH_CHUNK).zip(labels.par_chunks(BATCH_CHUNK)).for_each(|(out, labels)| {
+        let mut points = Vec::with_capacity(labels.len() * 2);
+        for &label in labels {
+            let mut sigma = Scalar::random(&mut OsRng);
+            let c = key.encrypt_vector(&sigma, None);
+            points.push(c[0]);
+            points.push(c[1] + Scalar::from(label) * G);
+            sigma.zeroize();
+        }
+        out.copy_from_slice(&compress_all(&points));
+    });
+    out
+}
+
+/// Re-randomizes ciphertexts of `width` points each under `keys` (adds a
+/// fresh encryption of zero), so the sender cannot recognise them when they
+/// come back. Rejects invalid encodings by index.
+pub fn rerandomize(keys: &PublicLabelKeys, ciphertexts: &[PointBytes]) -> Result<Vec<PointBytes>, CryptoError> {
+    let width = keys.len() + 1;
+    if ciphertexts.len() % width != 0 {
+        return Err(CryptoError::RaggedCiphertexts { len: ciphertexts.len(), width });
+    }
+    let results: Vec<Result<Vec<PointBytes>, CryptoError>> = ciphertexts
+        .par_chunks(width * BATCH_CHUNK / 4)
+        .enumerate()
+        .map(|(chunk, cts)| {
+            let offset = chunk * width * BATCH_CHUNK / 4;
+            let mut points = Vec::with_capacity(cts.len());
+            for (r, record) in cts.chunks(width).enumerate() {
+                let mut rho = Scalar::random(&mut OsRng);
+                let zero = keys.encrypt_vector(&rho, None);
+                rho.zeroize();
+                for (j, (bytes, z)) in record.iter().zip(zero).enumerate() {
+                    points.push(decompress_at(bytes, offset + r * width + j)? + z);
+                }
+            }
+            Ok(compress_all(&points))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(ciphertexts.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Decrypts the aggregator's index ciphertexts `(C₀, C₁)` with its key:
+/// `v·G = C₁ − q·C₀`, looked up among `0·G … (labels−1)·G`.
+pub struct IndexDecryptor<'k> {
+    key: &'k LabelKeys,
+    lookup: HashMap<PointBytes, u16>,
+}
+
+impl<'k> IndexDecryptor<'k> {
+    /// A decryptor for labels `0..labels` with a one-key `LabelKeys`.
+    pub fn new(key: &'k LabelKeys, labels: usize) -> Self {
+        let lookup = (0..labels.min(MAX_LABELS))
+            .map(|v| ((Scalar::from(v as u64) * G).compress().to_bytes(), v as u16))
+            .collect();
+        Self { key, lookup }
+    }
+
+    /// The label of one ciphertext, or an error if it decrypts to nothing
+    /// in range (the peer tampered with it).
+    pub fn decrypt(&self, c0: &PointBytes, c1: &PointBytes) -> Result<u16, CryptoError> {
+        let c = [decompress_at(c0, 0)?, decompress_at(c1, 1)?];
+        let m = self.key.open(&c)[0].compress().to_bytes();
+        self.lookup.get(&m).copied().ok_or(CryptoError::UndecryptableLabel)
+    }
+}
+
+/// A running sum of one-hot ciphertexts, one per aggregator label: point
+/// additions only.
+#[derive(Clone)]
+pub struct Accumulator {
+    sums: Vec<RistrettoPoint>,
+}
+
+impl Accumulator {
+    /// An encryption-free zero over `width` points (the receiver's `L + 1`).
+    pub fn new(width: usize) -> Self {
+        Self { sums: vec![RistrettoPoint::identity(); width] }
+    }
+
+    /// Adds one record's ciphertext (`width` encodings).
+    pub fn add(&mut self, ciphertext: &[PointBytes]) -> Result<(), CryptoError> {
+        if ciphertext.len() != self.sums.len() {
+            return Err(CryptoError::RaggedCiphertexts { len: ciphertext.len(), width: self.sums.len() });
+        }
+        for (j, (sum, bytes)) in self.sums.iter_mut().zip(ciphertext).enumerate() {
+            *sum += decompress_at(bytes, j)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `noise_j` to each label under the receiver's keys with fresh
+    /// randomness (all zero noise just re-randomizes), then encodes.
+    pub fn finish(mut self, keys: &PublicLabelKeys, noise: &[i64]) -> Vec<PointBytes> {
+        let mut rho = Scalar::random(&mut OsRng);
+        let zero = keys.encrypt_vector(&rho, None);
+        rho.zeroize();
+        for (j, (sum, z)) in self.sums.iter_mut().zip(zero).enumerate() {
+            *sum += z;
+            if j > 0 {
+                *sum += signed(noise.get(j - 1).copied().unwrap_or(0)) * G;
+            }
+        }
+        compress_all(&self.sums)
+    }
+}
+
+fn signed(v: i64) -> Scalar {
+    if v < 0 {
+        -Scalar::from(v.unsigned_abs())
+    } else {
+        Scalar::from(v as u64)
+    }
+}
+
+/// Solves `x·G = P` for `x` in `[-bound, bound]` by baby-step giant-step:
+/// a table of `j·G` for `j < m` and at most `(2·bound + 1)/m` giant steps of
+/// `−m·G`. Variable time, but only ever applied to values the receiver is
+/// allowed to learn (released cells), never to secrets.
+pub struct DiscreteLog {
+    table: HashMap<PointBytes, u64>,
+    step: RistrettoPoint,
+    m: u64,
+    bound: u64,
+}
+
+impl DiscreteLog {
+    /// Most baby steps kept (memory ≈ 40 bytes each).
+    pub const MAX_TABLE: u64 = 1 << 18;
+
+    /// Prepares for values in `[-bound, bound]`.
+    pub fn new(bound: u64) -> Self {
+        let span = 2 * bound + 1;
+        let m = ((span as f64).sqrt().ceil() as u64).clamp(1, Self::MAX_TABLE);
+        let mut table = HashMap::with_capacity(m as usize);
+        let mut p = RistrettoPoint::identity();
+        for j in 0..m {
+            table.insert(p.compress().to_bytes(), j);
+            p += G;
+        }
+        Self { table, step: Scalar::from(m) * G, m, bound }
+    }
+
+    /// `x` with `x·G = point` and `|x| ≤ bound`, if there is one.
+    pub fn solve(&self, point: &RistrettoPoint) -> Option<i64> {
+        // Shift into [0, 2·bound] and search.
+        let mut q = point + Scalar::from(self.bound) * G;
+        let giant_steps = (2 * self.bound + 1).div_ceil(self.m);
+        for i in 0..=giant_steps {
+            if let Some(j) = self.table.get(&q.compress().to_bytes()) {
+                let x = i * self.m + j;
+                return (x <= 2 * self.bound).then(|| x as i64 - self.bound as i64);
+            }
+            q -= self.step;
+        }
+        None
+    }
+}
+
+/// The receiver's decryption of the accumulators: for each aggregator
+/// label, the plaintext `m_j·G` of each receiver label, solved by `dlog`.
+/// Returns `cells[r][a]` (receiver label `r`, aggregator label `a`).
+pub fn decrypt_accumulators(
+    keys: &LabelKeys,
+    accumulators: &[PointBytes],
+    aggregator_labels: usize,
+    dlog: &DiscreteLog,
+) -> Result<Vec<Vec<i64>>, CryptoError> {
+    let width = keys.secrets.len() + 1;
+    if accumulators.len() != width * aggregator_labels {
+        return Err(CryptoError::RaggedCiphertexts { len: accumulators.len(), width });
+    }
+    let columns: Vec<Result<Vec<i64>, CryptoError>> = accumulators
+        .par_chunks(width)
+        .enumerate()
+        .map(|(a, acc)| {
+            let points: Vec<RistrettoPoint> =
+                acc.iter().enumerate().map(|(j, b)| decompress_at(b, a * width + j)).collect::<Result<_, _>>()?;
+            keys.open(&points).iter().map(|m| dlog.solve(m).ok_or(CryptoError::UndecryptableLabel)).collect()
+        })
+        .collect();
+    let columns: Vec<Vec<i64>> = columns.into_iter().collect::<Result<_, _>>()?;
+    let rows = width - 1;
+    Ok((0..rows).map(|r| columns.iter().map(|col| col[r]).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hot_sums_decrypt_to_the_counts() {
+        let receiver = LabelKeys::random(3);
+        let aggregator = LabelKeys::random(1);
+        // Receiver records with labels; aggregator records with labels 0/1.
+        let r_labels = [0u16, 1, 2, 2, 1, 2];
+        let a_labels = [1u16, 0, 1, 1, 0, 0];
+        let cts = encrypt_one_hot(receiver.public(), &r_labels).unwrap();
+        let idx = encrypt_index(aggregator.public(), &a_labels);
+        let idx = rerandomize(aggregator.public(), &idx).unwrap();
+        let decryptor = IndexDecryptor::new(&aggregator, 2);
+        let mut accs = vec![Accumulator::new(4), Accumulator::new(4)];
+        for i in 0..6 {
+            let v = decryptor.decrypt(&idx[2 * i], &idx[2 * i + 1]).unwrap();
+            assert_eq!(v, a_labels[i]);
+            accs[v as usize].add(&cts[4 * i..4 * i + 4]).unwrap();
+        }
+        let noise = [0i64; 3];
+        let wire: Vec<PointBytes> = accs.into_iter().flat_map(|a| a.finish(receiver.public(), &noise)).collect();
+        let cells = decrypt_accumulators(&receiver, &wire, 2, &DiscreteLog::new(100)).unwrap();
+        // cells[r][a]: count of records with receiver label r and aggregator label a.
+        let mut expected = vec![vec![0i64; 2]; 3];
+        for i in 0..6 {
+            expected[r_labels[i] as usize][a_labels[i] as usize] += 1;
+        }
+        assert_eq!(cells, expected);
+    }
+
+    #[test]
+    fn noise_is_added_under_encryption() {
+        let receiver = LabelKeys::random(2);
+        let mut acc = Accumulator::new(3);
+        acc.add(&encrypt_one_hot(receiver.public(), &[1]).unwrap()).unwrap();
+        let wire = acc.finish(receiver.public(), &[-5, 7]);
+        let cells = decrypt_accumulators(&receiver, &wire, 1, &DiscreteLog::new(100)).unwrap();
+        assert_eq!(cells, vec![vec![-5], vec![8]]);
+    }
+
+    #[test]
+    fn discrete_log_covers_its_signed_range_and_nothing_more() {
+        let dlog = DiscreteLog::new(1_000);
+        for x in [-1_000i64, -999, -1, 0, 1, 77, 999, 1_000] {
+            assert_eq!(dlog.solve(&(signed(x) * G)), Some(x));
+        }
+        assert_eq!(dlog.solve(&(signed(1_001) * G)), None);
+        assert_eq!(dlog.solve(&(signed(-1_001) * G)), None);
+    }
+
+    #[test]
+    fn rerandomized_ciphertexts_look_new_but_decrypt_the_same() {
+        let key = LabelKeys::random(1);
+        let ct = encrypt_index(key.public(), &[3]);
+        let again = rerandomize(key.public(), &ct).unwrap();
+        assert_ne!(ct, again);
+        let d = IndexDecryptor::new(&key, 8);
+        assert_eq!(d.decrypt(&again[0], &again[1]).unwrap(), 3);
+    }
+
+    #[test]
+    fn rejects_bad_peer_keys_and_ciphertexts() {
+        assert!(matches!(PublicLabelKeys::from_bytes(&[[0; 32]]), Err(CryptoError::IdentityPoint { index: 0 })));
+        assert!(matches!(PublicLabelKeys::from_bytes(&[[0xff; 32]]), Err(CryptoError::InvalidEncoding { index: 0 })));
+        let key = LabelKeys::random(1);
+        assert!(matches!(rerandomize(key.public(), &[[1; 32]]), Err(CryptoError::RaggedCiphertexts { .. })));
+        assert!(matches!(
+            rerandomize(key.public(), &[[0xff; 32], [0xff; 32]]),
+            Err(CryptoError::InvalidEncoding { index: 0 })
+        ));
+        let d = IndexDecryptor::new(&key, 2);
+        let ct = encrypt_index(key.public(), &[5]);
+        assert_eq!(d.decrypt(&ct[0], &ct[1]), Err(CryptoError::UndecryptableLabel));
+        assert!(matches!(encrypt_one_hot(key.public(), &[1]), Err(CryptoError::LabelOutOfRange { .. })));
+    }
+}
