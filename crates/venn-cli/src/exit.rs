@@ -9,7 +9,7 @@
 //! | 4 | policy refusal (ours or the peer's) |
 //! | 5 | peer authentication failure (fingerprint mismatch either way) |
 //! | 6 | peer protocol violation |
-//! | 7 | network failure: unreachable, timed out, peer went away |
+//! | 7 | network failure: unreachable, timed out, peer went away, peer cancelled or turned the session away (busy, shutting down) |
 
 use std::process::ExitCode;
 
@@ -57,9 +57,11 @@ impl Failure {
         match e {
             NetError::PeerNotPinned { .. } | NetError::PeerRefusedUs { .. } => Self::Authentication,
             NetError::Protocol(p) => Self::of_protocol(p),
-            NetError::PeerGone { .. } | NetError::Stalled(_) | NetError::Connect(_) | NetError::Timeout { .. } => {
-                Self::Network
-            }
+            NetError::PeerGone { .. }
+            | NetError::Stalled(_)
+            | NetError::Connect(_)
+            | NetError::Timeout { .. }
+            | NetError::SessionRefused { .. } => Self::Network,
             NetError::Bind { .. } => Self::Network,
             NetError::IdentityIo { .. }
             | NetError::IdentityExists { .. }
@@ -76,6 +78,9 @@ impl Failure {
         match e {
             ProtocolError::PolicyRefused(_) | ProtocolError::PeerAborted(AbortReason::PolicyRefused) => Self::Policy,
             ProtocolError::Cancelled => Self::Other,
+            // The peer stopped (a user interrupt, a server shutting down):
+            // like a peer that went away, not a violation.
+            ProtocolError::PeerAborted(AbortReason::Cancelled) => Self::Network,
             _ => Self::ProtocolViolation,
         }
     }

@@ -132,6 +132,9 @@ fn is_certificate_alert(code: quinn::TransportErrorCode) -> bool {
     (0x100 + 42..=0x100 + 49).contains(&code) || code == 0x100 + 116
 }
 
+/// Application close code of [`PeerConnection::refuse`].
+pub(crate) const CLOSE_REFUSED: u32 = 3;
+
 /// An authenticated connection to a pinned peer.
 pub struct PeerConnection {
     pub(crate) connection: quinn::Connection,
@@ -163,6 +166,24 @@ impl PeerConnection {
     /// Whether we dialed (the dialer opens the control stream).
     pub fn is_client(&self) -> bool {
         self.endpoint.is_some()
+    }
+
+    /// Turns the peer away without running a session: closes the connection
+    /// at once with a "refused" code and `reason` (say, "busy: 4 sessions in
+    /// flight"), which the peer's [`run_session`](crate::run_session)
+    /// reports as [`NetError::SessionRefused`]. A server uses it for a pinned
+    /// peer it cannot serve now; an unpinned one never gets this far.
+    pub fn refuse(self, reason: &str) {
+        self.connection.close(CLOSE_REFUSED.into(), reason.as_bytes());
+    }
+
+    /// The underlying QUIC connection, for tools and tests that speak the
+    /// wire format by hand (with [`crate::framing`]), such as the
+    /// adversarial peer of `tests/hostile_peer.rs`. A party has no use for
+    /// it: [`run_session`](crate::run_session) owns the streams, and opening
+    /// others breaks the session.
+    pub fn quinn(&self) -> &quinn::Connection {
+        &self.connection
     }
 
     /// 32 bytes from the TLS exporter (RFC 5705 / RFC 8446 §7.5), equal on

@@ -10,7 +10,7 @@
 //! input while its output is blocked, two parties can never wait on each
 //! other's full queues.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use quinn::{RecvStream, SendStream};
 use tokio::{
@@ -20,6 +20,7 @@ use tokio::{
 use venn_protocol::{Channel, ElementSet, Event, Machine, Outcome, ProtocolError, Session, SessionConfig, Transmit};
 
 use crate::{
+    connection::CLOSE_REFUSED,
     framing::{read_frame, write_frame, Frame},
     Fingerprint, NetConfig, NetError, PeerConnection,
 };
@@ -82,13 +83,36 @@ pub async fn run_machine<M, S, F>(
     conn: PeerConnection,
     start: S,
     net: &NetConfig,
-    mut observe: F,
+    observe: F,
 ) -> Result<SessionReport, NetError>
 where
     M: Machine + Send,
     S: FnOnce(Vec<u8>) -> Result<M, ProtocolError>,
     F: FnMut(&Event) + Send,
 {
+    run_machine_until(conn, start, net, std::future::pending(), observe).await
+}
+
+/// [`run_machine`], cancelled if `stop` completes first: the machine sends
+/// the peer `Abort(Cancelled)`, the Abort is flushed, the connection closed,
+/// and the result is `NetError::Protocol(ProtocolError::Cancelled)`. A
+/// server that shuts down ends its sessions in flight this way, so that
+/// each peer learns why (a dropped session only closes the connection).
+pub async fn run_machine_until<M, S, F, C>(
+    conn: PeerConnection,
+    start: S,
+    net: &NetConfig,
+    stop: C,
+    mut observe: F,
+) -> Result<SessionReport, NetError>
+where
+    M: Machine + Send,
+    S: FnOnce(Vec<u8>) -> Result<M, ProtocolError>,
+    F: FnMut(&Event) + Send,
+    C: Future<Output = ()> + Send,
+{
+    tokio::pin!(stop);
+    let mut stopping = false;
     // If this future is dropped midway, the peer learns at once instead of
     // waiting for its idle timeout.
     let _close_on_drop = CloseOnDrop(conn.connection.clone());
@@ -172,6 +196,10 @@ where
                 stalled = true;
                 session.cancel();
             }
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                session.cancel();
+            }
         }
         while let Some(event) = session.poll_event() {
             if let Event::HandshakeComplete { .. } = event {
@@ -225,7 +253,9 @@ where
         }
         (None, error) => {
             let error = error.cloned().unwrap_or(ProtocolError::Cancelled);
-            Err(if stalled {
+            Err(if let Some(refused) = conn.connection.close_reason().as_ref().and_then(refusal) {
+                refused
+            } else if stalled {
                 NetError::Stalled(net.stall_timeout)
             } else if let Some(cause) = lost {
                 NetError::PeerGone { error, cause }
@@ -265,7 +295,18 @@ async fn open_control(conn: &PeerConnection, net: &NetConfig) -> Result<(SendStr
             }
         }
     };
-    opened.map_err(|e| NetError::Connect(e.to_string()))
+    opened.map_err(|e| refusal(&e).unwrap_or_else(|| NetError::Connect(e.to_string())))
+}
+
+/// The peer's explanation, if it turned us away with
+/// [`PeerConnection::refuse`].
+fn refusal(error: &quinn::ConnectionError) -> Option<NetError> {
+    match error {
+        quinn::ConnectionError::ApplicationClosed(close) if close.error_code == CLOSE_REFUSED.into() => {
+            Some(NetError::SessionRefused { reason: close.reason.escape_ascii().to_string() })
+        }
+        _ => None,
+    }
 }
 
 async fn read_stream(mut recv: RecvStream, channel: Channel, tx: mpsc::Sender<Input>) {

@@ -97,6 +97,13 @@ pub enum NetError {
         /// The network's reason.
         cause: String,
     },
+    /// The peer turned the session away before it started (it is busy or
+    /// shutting down): try again later.
+    #[error("the peer refused the session ({reason}); try again later")]
+    SessionRefused {
+        /// The peer's explanation.
+        reason: String,
+    },
     /// The connection is alive but the protocol made no progress.
     #[error("the peer stalled: no protocol progress for {0:?}")]
     Stalled(Duration),

@@ -27,7 +27,7 @@ mod connection;
 mod driver;
 mod error;
 mod fingerprint;
-mod framing;
+pub mod framing;
 mod identity;
 mod tls;
 
@@ -36,7 +36,7 @@ mod tests;
 
 pub use config::NetConfig;
 pub use connection::{connect, PeerConnection, Server};
-pub use driver::{run_machine, run_session, SessionReport};
+pub use driver::{run_machine, run_machine_until, run_session, SessionReport};
 pub use error::NetError;
 pub use fingerprint::Fingerprint;
 pub use identity::{Identity, CERT_FILE, KEY_FILE};
