@@ -201,16 +201,34 @@ fn survivor_of_a_killed_peer_exits_within_the_idle_timeout_without_a_report() {
     let s = Setup::new();
     s.generate(60_000, 60_000, 1_000);
     let port = free_port();
-    let server = s.serve(port, &s.brand_fp, &["--idle-timeout", "3"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = s.serve(port, &s.brand_fp, &["--idle-timeout", "3", "-v"]);
+    // Follow the server's log until the session is under way, however slow
+    // this machine is today.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = server.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
     let mut client = s.connect(port, &s.platform_fp, &["--idle-timeout", "3"]);
-    std::thread::sleep(Duration::from_millis(2_500));
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !log.contains("peer authenticated") {
+        let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("session starts");
+        log.push_str(&line);
+        log.push('\n');
+    }
+    std::thread::sleep(Duration::from_millis(500));
     client.kill().unwrap(); // SIGKILL: no goodbye, the peer must notice by itself
     let _ = client.wait();
     let (server, waited) = wait(server, Duration::from_secs(30));
+    reader.join().unwrap();
+    log.extend(lines.try_iter().map(|l| l + "\n"));
     assert!(!server.status.success());
-    assert!(waited < Duration::from_secs(12), "took {waited:?}");
-    let err = text(&server.stderr);
+    assert!(waited < Duration::from_secs(15), "took {waited:?}");
+    let err = log;
     assert!(err.contains("went away") || err.contains("stalled"), "{err}");
     assert!(!s.path("platform.json").exists());
 }

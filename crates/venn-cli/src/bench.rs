@@ -17,14 +17,14 @@ use std::{
 use anyhow::Context;
 use serde::Serialize;
 use venn_crypto::{blind_batch, reblind_to_tags, BlindingKey, DomainTag};
-use venn_ids::IdType;
+use venn_ids::{IdType, LabelScheme, SegmentColumn};
 use venn_net::{connect, Identity, NetConfig, PeerPins, Server};
-use venn_protocol::{Event, Policy};
+use venn_protocol::{Event, Policy, Role};
 
 use crate::{
     flags::BenchArgs,
     input::InputSpec,
-    party::{match_with, SessionParams},
+    party::{match_with, SegmentPlan, SessionParams},
     report::group,
     sysinfo::{cpu_time, peak_rss},
 };
@@ -63,6 +63,10 @@ pub struct BenchResult {
     pub payload_bytes_per_record: f64,
     /// Overlap found, checked against the generator.
     pub overlap_found: u64,
+    /// Receiver labels in a segment match; `None` for a count.
+    pub segments: Option<u16>,
+    /// Whether the aggregator's labels travelled in the clear.
+    pub reveal_segment_sizes: bool,
 }
 
 /// One phase of the match.
@@ -151,6 +155,30 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (brand_fp, platform_fp) = (brand_id.fingerprint(), platform_id.fingerprint());
     let net = NetConfig::default();
     let policy = Policy { min_set_size: 0, ..Policy::default() };
+    let (brand_plan, platform_plan) = match args.segments {
+        None => (None, None),
+        Some(labels) => {
+            let tiers = ["bronze", "silver", "gold", "platinum"];
+            let receiver = LabelScheme::new(vec![SegmentColumn {
+                name: "loyalty_tier".into(),
+                values: tiers[..labels as usize - 1].iter().map(|s| s.to_string()).collect(),
+            }]);
+            let aggregator = LabelScheme::new(vec![SegmentColumn {
+                name: "campaign".into(),
+                values: ["none", "a", "b"].iter().map(|s| s.to_string()).collect(),
+            }]);
+            let plan = |role, own: &LabelScheme, peer: &LabelScheme| SegmentPlan {
+                role,
+                own: own.clone(),
+                peer: peer.clone(),
+                agreement: [0xbe; 32],
+                purpose: "benchmark".into(),
+                reveal: args.reveal_segment_sizes,
+                ledger: None,
+            };
+            (Some(plan(Role::Receiver, &receiver, &aggregator)), Some(plan(Role::Aggregator, &aggregator, &receiver)))
+        }
+    };
     let params = SessionParams { policy, batch_size: args.batch_size, net };
     let server = Server::bind("127.0.0.1:0".parse()?, platform_id, PeerPins::new([brand_fp]), net)?;
     let addr = server.local_addr()?;
@@ -161,18 +189,22 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let m = milestones.clone();
     let platform = tokio::spawn(async move {
         let accept = || async move { Ok(server.accept().await?) };
-        match_with("platform", platform_fp, platform_spec, params, None, true, accept, move |e| record(&m, 0, e)).await
+        match_with("platform", platform_fp, platform_spec, params, platform_plan, true, accept, move |e| {
+            record(&m, 0, e)
+        })
+        .await
     });
     let brand_spec = InputSpec::new(&brand_csv, "email", IdType::Email);
     let m = milestones.clone();
     let dial = || async move { Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?) };
-    let brand = match_with("brand", brand_fp, brand_spec, params, None, true, dial, move |e| record(&m, 1, e)).await?;
+    let brand =
+        match_with("brand", brand_fp, brand_spec, params, brand_plan, true, dial, move |e| record(&m, 1, e)).await?;
     let platform = platform.await??;
     let (wall, cpu) = (start.elapsed(), cpu_time() - cpu_start);
     let peak = peak_rss();
 
     let floor_after = tokio::task::spawn_blocking(|| measure_floor(FLOOR_SAMPLE)).await?;
-    anyhow::ensure!(brand.overlap == overlap as u64, "found {} but generated {overlap}", brand.overlap);
+    anyhow::ensure!(platform.overlap == overlap as u64, "found {} but generated {overlap}", platform.overlap);
 
     let records = 2 * rows as u64;
     let floor = (floor_before + floor_after) / 2.0;
@@ -211,7 +243,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         memory_budget_bytes: 2 * (100 * records + 64 * 1024 * 1024),
         wire_bytes_per_record: (brand.bytes.sent + platform.bytes.sent) as f64 / records as f64,
         payload_bytes_per_record: (brand.bytes.payload_sent + platform.bytes.payload_sent) as f64 / records as f64,
-        overlap_found: brand.overlap,
+        overlap_found: platform.overlap,
+        segments: args.segments,
+        reveal_segment_sizes: args.reveal_segment_sizes,
     };
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
@@ -223,8 +257,15 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 fn table(r: &BenchResult, wall: Duration, cpu: Duration) -> String {
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let mode = match r.segments {
+        None => "count".to_owned(),
+        Some(l) => format!(
+            "segments, {l} × 4 labels{}",
+            if r.reveal_segment_sizes { ", aggregator labels in the clear" } else { ", labels encrypted" }
+        ),
+    };
     let mut out = format!(
-        "venn bench: {} records per side, overlap {} ({}), {} threads, batch {}\n\n",
+        "venn bench ({mode}): {} records per side, overlap {} ({}), {} threads, batch {}\n\n",
         group(r.rows_per_side),
         group(r.overlap),
         format_args!("{:.0}%", 100.0 * r.overlap as f64 / r.rows_per_side.max(1) as f64),

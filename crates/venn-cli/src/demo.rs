@@ -53,7 +53,7 @@ pub async fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<()> {
         let path = dir.path().join("agreement.toml");
         std::fs::write(&path, text)?;
         let agreement = Agreement::load(&path)?;
-        policy = agreement.policy.apply(policy)?;
+        policy = agreement.policy.overlay(policy)?;
         if !args.exact {
             policy = PolicySettings { epsilon: Some(args.epsilon), ..Default::default() }.apply(policy)?;
         }

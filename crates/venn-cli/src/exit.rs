@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use venn_ids::IdsError;
 use venn_net::NetError;
-use venn_protocol::{AbortReason, ProtocolError};
+use venn_protocol::{AbortReason, Incompatibility, ProtocolError};
 
 /// Kinds of failure with their exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,9 @@ impl Failure {
             if cause.downcast_ref::<IdsError>().is_some() {
                 return Self::BadInput;
             }
+            if cause.downcast_ref::<crate::ledger::BudgetExceeded>().is_some() {
+                return Self::Policy;
+            }
         }
         Self::Other
     }
@@ -76,7 +79,12 @@ impl Failure {
 
     fn of_protocol(e: &ProtocolError) -> Self {
         match e {
-            ProtocolError::PolicyRefused(_) | ProtocolError::PeerAborted(AbortReason::PolicyRefused) => Self::Policy,
+            ProtocolError::PolicyRefused(_)
+            | ProtocolError::Incompatible(Incompatibility::AgreementMismatch { .. })
+            | ProtocolError::Incompatible(Incompatibility::SameRole(_))
+            | ProtocolError::Incompatible(Incompatibility::RevealMismatch)
+            | ProtocolError::Incompatible(Incompatibility::TooManyLabels { .. })
+            | ProtocolError::PeerAborted(AbortReason::PolicyRefused | AbortReason::AgreementMismatch) => Self::Policy,
             ProtocolError::Cancelled => Self::Other,
             // The peer stopped (a user interrupt, a server shutting down):
             // like a peer that went away, not a violation.

@@ -5,7 +5,6 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use venn_ids::{EmailProfile, IdType};
 use venn_net::{Fingerprint, NetConfig};
-use venn_protocol::Policy;
 
 const ABOUT: &str =
     "Private audience matching: two parties learn how large the overlap of their lists is, and nothing else.";
@@ -133,11 +132,13 @@ pub struct SessionArgs {
     #[arg(long)]
     pub reveal_segment_sizes: bool,
     /// Refuse sessions where either list has fewer distinct identifiers.
-    #[arg(long, default_value_t = Policy::default().min_set_size, value_name = "N")]
-    pub min_set_size: u64,
+    /// (By default 1,000, or the agreement's.)
+    #[arg(long, value_name = "N")]
+    pub min_set_size: Option<u64>,
     /// Refuse sessions where either list has more distinct identifiers.
-    #[arg(long, default_value_t = Policy::default().max_set_size, value_name = "N")]
-    pub max_set_size: u64,
+    /// (By default 100,000,000, or the agreement's.)
+    #[arg(long, value_name = "N")]
+    pub max_set_size: Option<u64>,
     /// Points per message (1 to 65536).
     #[arg(long, default_value_t = venn_protocol::DEFAULT_BATCH_SIZE, value_name = "N")]
     pub batch_size: usize,
@@ -153,9 +154,13 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    /// The policy these flags describe.
-    pub fn policy(&self) -> Policy {
-        Policy { min_set_size: self.min_set_size, max_set_size: self.max_set_size, ..Policy::default() }
+    /// The set-size bounds these flags give, as policy settings.
+    pub fn size_settings(&self) -> crate::policy_file::PolicySettings {
+        crate::policy_file::PolicySettings {
+            min_set_size: self.min_set_size,
+            max_set_size: self.max_set_size,
+            ..Default::default()
+        }
     }
 
     /// The transport settings these flags describe.
@@ -278,6 +283,13 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Segment match with this many receiver labels (2 to 5: loyalty tiers
+    /// and `other`); the aggregator has 4 (campaign exposure and `other`).
+    #[arg(long, value_name = "L", value_parser = clap::value_parser!(u16).range(2..=5))]
+    pub segments: Option<u16>,
+    /// With --segments: the aggregator's labels travel in the clear.
+    #[arg(long)]
+    pub reveal_segment_sizes: bool,
 }
 
 /// `venn demo`.
@@ -319,6 +331,7 @@ pub struct DemoArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use venn_protocol::Policy;
 
     #[test]
     fn flags_are_consistent() {
@@ -334,7 +347,7 @@ mod tests {
         let Command::Serve(s) = cli.command else { panic!("not serve") };
         assert_eq!(s.input.id_column, "email");
         assert_eq!(s.input.id_type, IdType::Email);
-        assert_eq!(s.session.policy(), Policy::default());
+        assert_eq!(s.session.size_settings().overlay(Policy::default()).unwrap(), Policy::default());
         assert_eq!(s.listen.port(), 7447);
     }
 

@@ -11,6 +11,21 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use venn_net::Fingerprint;
 
+/// A session refused because the privacy budget with its peer is spent.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "privacy budget exceeded: ε {spent} already spent with peer {peer} in the last {window_days} days; \
+     this session would add {epsilon}, over the maximum of {budget} (ledger {ledger})"
+)]
+pub struct BudgetExceeded {
+    peer: String,
+    spent: f64,
+    epsilon: f64,
+    budget: f64,
+    window_days: u64,
+    ledger: String,
+}
+
 /// One spend.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
@@ -64,15 +79,18 @@ impl Ledger {
     }
 
     /// Refuses if spending `epsilon` more would pass `budget`.
-    pub fn check(&self, peer: &Fingerprint, epsilon: f64, budget: f64, window_days: u64) -> anyhow::Result<()> {
+    pub fn check(&self, peer: &Fingerprint, epsilon: f64, budget: f64, window_days: u64) -> Result<(), BudgetExceeded> {
         let spent = self.spent(peer, window_days);
-        anyhow::ensure!(
-            spent + epsilon <= budget + 1e-9,
-            "privacy budget exceeded: ε {spent} already spent with peer {} in the last {window_days} days; \
-             this session would add {epsilon}, over the maximum of {budget} (ledger {})",
-            peer.short(),
-            self.path.display()
-        );
+        if spent + epsilon > budget + 1e-9 {
+            return Err(BudgetExceeded {
+                peer: peer.short(),
+                spent,
+                epsilon,
+                budget,
+                window_days,
+                ledger: self.path.display().to_string(),
+            });
+        }
         Ok(())
     }
 

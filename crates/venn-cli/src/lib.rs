@@ -41,10 +41,26 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("venn: error: {e:#}");
+            eprintln!("venn: error: {}", one_line(&e));
             Failure::of(&e).code()
         }
     }
+}
+
+/// The error chain on one line, each cause once: typed errors often repeat
+/// their cause in their own message, so a cause already said is skipped.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn init_logging(verbose: u8) {

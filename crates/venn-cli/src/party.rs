@@ -7,7 +7,8 @@ use anyhow::Context;
 use venn_ids::{LabelScheme, Region};
 use venn_net::{connect, run_machine, Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server};
 use venn_protocol::{
-    Event, Policy, Role, SegmentConfig, SegmentOutcome, SegmentSession, Session, SessionConfig, MAX_SEGMENT_LABELS,
+    Event, Incompatibility, Policy, ProtocolError, Role, SegmentConfig, SegmentOutcome, SegmentSession, Session,
+    SessionConfig, Side, MAX_SEGMENT_LABELS,
 };
 
 use crate::{
@@ -67,6 +68,8 @@ pub struct LedgerPlan {
     pub budget: f64,
     /// The window in days.
     pub window_days: u64,
+    /// The peer the budget is for.
+    pub peer: Fingerprint,
 }
 
 /// Turns the input flags into a read specification.
@@ -92,19 +95,31 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
     let spec = input_spec(input)?;
     let identity = Identity::load(&session.identity).context("cannot load this party's identity")?;
     let own = identity.fingerprint();
-    let mut policy = session.policy();
-    let mut local = PolicySettings::default();
-    if let Some(path) = &session.policy_file {
-        local = PolicySettings::load(path)?;
-        policy = local.apply(policy)?;
+    // Without an agreement, our file and flags set our policy. With one, the
+    // agreement sets it and our file and flags can only tighten it.
+    let agreement = session.agreement.as_deref().map(Agreement::load).transpose()?;
+    let local = match &session.policy_file {
+        Some(path) => PolicySettings::load(path)?,
+        None => PolicySettings::default(),
+    };
+    let mut policy = Policy::default();
+    match &agreement {
+        None => {
+            policy = local.overlay(policy)?;
+            policy = session.size_settings().overlay(policy)?;
+        }
+        Some(a) => {
+            policy = a.policy.overlay(policy)?;
+            policy = local.apply(policy)?;
+            policy = session.size_settings().apply(policy)?;
+        }
     }
-    let (peer_fp, plan) = match &session.agreement {
+    let (peer_fp, plan) = match &agreement {
         None => {
             let peer = session.peer_fingerprint.context("--peer-fingerprint is required without --agreement")?;
             (peer, None)
         }
-        Some(path) => {
-            let agreement = Agreement::load(path)?;
+        Some(agreement) => {
             let (role, mine, theirs) = agreement.role_of(&own)?;
             if let Some(pinned) = session.peer_fingerprint {
                 anyhow::ensure!(
@@ -115,15 +130,15 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
                     theirs.fingerprint.short()
                 );
             }
-            policy = agreement.policy.apply(policy)?;
             let ledger_plan = match policy.epsilon() {
                 None => None,
                 Some(_) => {
                     let budget = local.max_epsilon_per_peer.or(agreement.policy.max_epsilon_per_peer);
                     let window = local.epsilon_window_days.or(agreement.policy.epsilon_window_days).unwrap_or(30);
                     let path = session.ledger.clone().unwrap_or_else(default_path);
+                    let peer = theirs.fingerprint;
                     budget.map(|budget| {
-                        Ledger::open(&path).map(|ledger| LedgerPlan { ledger, budget, window_days: window })
+                        Ledger::open(&path).map(|ledger| LedgerPlan { ledger, budget, window_days: window, peer })
                     })
                 }
             }
@@ -196,6 +211,10 @@ where
     let started = Instant::now();
     spec.options.segments = plan.as_ref().map(|p| p.own.clone()).unwrap_or_default();
     let labels = plan.as_ref().map(|plan| check_labels(plan, &params.policy)).transpose()?;
+    // The budget is checked before anything else happens, the peer included.
+    if let (Some(l), Some(epsilon)) = (plan.as_ref().and_then(|p| p.ledger.as_ref()), params.policy.epsilon()) {
+        l.ledger.check(&l.peer, epsilon, l.budget, l.window_days)?;
+    }
     let bars = Bars::new(role, quiet);
     let reading = bars.spinner(&format!("reading {}", spec.path.display()));
     let (input, stats) =
@@ -205,11 +224,6 @@ where
 
     let conn = reach().await?;
     let peer = conn.peer();
-    if let (Some(plan), Some(epsilon)) = (&plan, params.policy.epsilon()) {
-        if let Some(l) = &plan.ledger {
-            l.ledger.check(&peer, epsilon, l.budget, l.window_days)?;
-        }
-    }
     tracing::info!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");
     let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
     let mut ledger = plan.as_ref().and_then(|p| p.ledger.clone());
@@ -217,7 +231,11 @@ where
     let watch = |event: &Event| {
         bars.observe(event);
         if let Event::HandshakeComplete { policy, session_id, .. } = event {
-            bars.suspend(|| eprintln!("venn: session policy (stricter of both parties): {}", describe(policy)));
+            // Both parties announce the merged policy before any point leaves;
+            // bench and quiet demos, which play both parties, stay silent.
+            if !quiet || matches!(role, "serve" | "connect") {
+                bars.suspend(|| eprintln!("venn: session policy (stricter of both parties): {}", describe(policy)));
+            }
             if let (Some(l), Some(epsilon)) = (ledger.as_mut(), policy.epsilon()) {
                 if let Err(e) = l.ledger.record(&peer, epsilon, session_id.to_hex()) {
                     ledger_error = Some(e);
@@ -272,11 +290,13 @@ fn check_labels(plan: &SegmentPlan, policy: &Policy) -> anyhow::Result<u16> {
     if count > max as u64 {
         let columns: Vec<String> =
             plan.own.columns().iter().map(|c| format!("{} ({}+other)", c.name, c.values.len())).collect();
-        anyhow::bail!(
-            "too many label combinations: {} make {count}, above the limit of {max}; \
+        let refusal =
+            Incompatibility::TooManyLabels { side: Side::Own, labels: count.min(u16::MAX as u64) as u16, max };
+        return Err(anyhow::Error::new(ProtocolError::Incompatible(refusal)).context(format!(
+            "our segments {} make {count} label combinations, above the limit of {max}; \
              drop a column or merge values in the agreement",
             columns.join(" × ")
-        );
+        )));
     }
     Ok(count as u16)
 }

@@ -34,22 +34,27 @@ impl PolicySettings {
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid policy {}: {}", path.display(), e.message()))
     }
 
-    /// The protocol policy these settings ask for, on top of `base`.
-    pub fn apply(&self, base: Policy) -> anyhow::Result<Policy> {
+    /// `base` with every field these settings give replaced: how the
+    /// agreement's policy sets the starting point.
+    pub fn overlay(&self, base: Policy) -> anyhow::Result<Policy> {
         let epsilon_micros = match self.epsilon {
             None => None,
             Some(e) if e.is_finite() && e > 0.0 && e <= 1_000.0 => Some((e * 1e6).round().max(1.0) as u64),
             Some(e) => anyhow::bail!("epsilon must be a positive number up to 1000, got {e}"),
         };
-        let own = Policy {
+        Ok(Policy {
             min_set_size: self.min_set_size.unwrap_or(base.min_set_size),
             max_set_size: self.max_set_size.unwrap_or(base.max_set_size),
             min_cell: self.min_cell.unwrap_or(base.min_cell),
             epsilon_micros: epsilon_micros.or(base.epsilon_micros),
             max_labels: self.max_labels.unwrap_or(base.max_labels),
-        };
-        // A file can only tighten what it is applied to.
-        Ok(base.merge(&own))
+        })
+    }
+
+    /// The stricter of `base` and these settings: how a party's own file
+    /// applies on top of an agreement it cannot loosen.
+    pub fn apply(&self, base: Policy) -> anyhow::Result<Policy> {
+        Ok(base.merge(&self.overlay(base)?))
     }
 }
 

@@ -1,0 +1,226 @@
+//! End to end in segment mode: two `venn` processes holding one agreement.
+
+use std::{
+    net::UdpSocket,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const VENN: &str = env!("CARGO_BIN_EXE_venn");
+
+fn venn(args: &[&str]) -> Output {
+    Command::new(VENN).args(args).output().expect("venn runs")
+}
+
+fn spawn(args: &[String]) -> Child {
+    Command::new(VENN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("venn starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn wait(mut child: Child) -> Output {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("venn did not exit: {}", text(&child.wait_with_output().unwrap().stderr));
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    brand_fp: String,
+    platform_fp: String,
+}
+
+impl Setup {
+    /// Identities, data (brand: messy emails; platform: SHA-256), and an
+    /// agreement with the brand as receiver, edited by `edit`.
+    fn new(rows: usize, overlap: usize, edit: impl Fn(String) -> String) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+        let fp = |name: &str| {
+            let out = venn(&["keygen", "--out", &p(name)]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            text(&out.stdout).lines().find_map(|l| l.strip_prefix("Fingerprint: ")).unwrap().trim().to_owned()
+        };
+        let (brand_fp, platform_fp) = (fp("brand-id"), fp("platform-id"));
+        let out = venn(&[
+            "gen",
+            "--rows-a",
+            &rows.to_string(),
+            "--rows-b",
+            &rows.to_string(),
+            "--overlap",
+            &overlap.to_string(),
+            "--out-a",
+            &p("brand.csv"),
+            "--out-b",
+            &p("platform.csv"),
+            "--format-a",
+            "messy",
+            "--format-b",
+            "sha256",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = venn(&[
+            "agreement",
+            "init",
+            "--out",
+            &p("template.toml"),
+            "--receiver",
+            &brand_fp,
+            "--aggregator",
+            &platform_fp,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let template = std::fs::read_to_string(dir.path().join("template.toml")).unwrap();
+        std::fs::write(dir.path().join("agreement.toml"), edit(template)).unwrap();
+        Self { dir, brand_fp, platform_fp }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_owned()
+    }
+
+    fn args(&self, who: &str, port: u16, extra: &[&str]) -> Vec<String> {
+        let agreement = match extra.iter().position(|a| *a == "--agreement") {
+            Some(i) => extra[i + 1].to_owned(),
+            None => self.p("agreement.toml"),
+        };
+        let extra: Vec<&str> = match extra.iter().position(|a| *a == "--agreement") {
+            Some(i) => extra.iter().enumerate().filter(|(j, _)| *j != i && *j != i + 1).map(|(_, a)| *a).collect(),
+            None => extra.to_vec(),
+        };
+        let mut args: Vec<String> = match who {
+            "platform" => vec!["serve", "--listen"],
+            _ => vec!["connect", "--peer"],
+        }
+        .into_iter()
+        .map(String::from)
+        .collect();
+        args.push(format!("127.0.0.1:{port}"));
+        let (column, id_type) = if who == "platform" { ("email_sha256", "email-sha256") } else { ("email", "email") };
+        for (flag, value) in [
+            ("--identity", self.p(&format!("{who}-id"))),
+            ("--input", self.p(&format!("{who}.csv"))),
+            ("--id-column", column.to_owned()),
+            ("--id-type", id_type.to_owned()),
+            ("--agreement", agreement),
+            ("--report", self.p(&format!("{who}.json"))),
+            ("--report-html", self.p(&format!("{who}.html"))),
+            ("--ledger", self.p(&format!("{who}-ledger.json"))),
+        ] {
+            args.push(flag.to_owned());
+            args.push(value);
+        }
+        args.push("--quiet".into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Runs both parties; returns (brand, platform) outputs.
+    fn run(&self, brand_extra: &[&str], platform_extra: &[&str]) -> (Output, Output) {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let platform = spawn(&self.args("platform", port, platform_extra));
+        std::thread::sleep(Duration::from_millis(300));
+        let brand = spawn(&self.args("brand", port, brand_extra));
+        (wait(brand), wait(platform))
+    }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).unwrap()
+}
+
+fn exact(template: String) -> String {
+    template.replace("min_cell = 50", "min_cell = 0")
+}
+
+#[test]
+fn two_processes_release_the_same_cross_tab_that_sums_to_the_true_overlap() {
+    let s = Setup::new(2_000, 900, exact);
+    let (brand, platform) = s.run(&[], &[]);
+    assert!(brand.status.success(), "brand: {}", text(&brand.stderr));
+    assert!(platform.status.success(), "platform: {}", text(&platform.stderr));
+    for out in [&brand, &platform] {
+        assert!(text(&out.stderr).contains("session policy (stricter of both parties)"), "{}", text(&out.stderr));
+    }
+    let (b, p) = (json(&s.path("brand.json")), json(&s.path("platform.json")));
+    let (bs, ps) = (&b["segments"], &p["segments"]);
+    assert_eq!(bs["role"], "receiver");
+    assert_eq!(ps["role"], "aggregator");
+    assert_eq!(bs["cells"], ps["cells"], "both hold the same release");
+    assert_eq!(bs["agreement_sha256"], ps["agreement_sha256"]);
+    let cells: i64 =
+        bs["cells"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_i64().unwrap()).sum();
+    assert_eq!(cells, 900);
+    assert_eq!(bs["total"], 900);
+    assert_eq!(p["overlap"], 900);
+    let exact: u64 = ps["aggregator_exact_totals"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(exact, 900);
+    assert!(bs.get("aggregator_exact_totals").is_none(), "the receiver never sees the aggregator's exact marginal");
+    assert_eq!(bs["receiver_labels"].as_array().unwrap().len(), 15);
+    assert_eq!(bs["aggregator_labels"].as_array().unwrap().len(), 4);
+    let html = std::fs::read_to_string(s.path("brand.html")).unwrap();
+    assert!(html.contains("900"));
+    assert!(text(&brand.stdout).contains("Cross-tab"));
+}
+
+#[test]
+fn different_agreements_are_refused_showing_both_hashes() {
+    let s = Setup::new(1_500, 100, exact);
+    // The platform's copy differs by one byte.
+    let other = s.path("other.toml");
+    std::fs::write(&other, format!("{}\n", std::fs::read_to_string(s.path("agreement.toml")).unwrap())).unwrap();
+    let (brand, platform) = s.run(&[], &["--agreement", other.to_str().unwrap()]);
+    assert_eq!(brand.status.code(), Some(4), "{}", text(&brand.stderr));
+    assert!(!platform.status.success());
+    let err = text(&brand.stderr);
+    assert!(err.contains("agreement mismatch"), "{err}");
+    for file in [s.path("agreement.toml"), other.clone()] {
+        use sha2::Digest;
+        let hash: String =
+            sha2::Sha256::digest(std::fs::read(file).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+        assert!(err.contains(&hash), "both hashes shown: {err}");
+    }
+    assert!(!s.path("brand.json").exists() && !s.path("platform.json").exists());
+}
+
+#[test]
+fn too_many_label_combinations_are_refused_before_connecting() {
+    let s = Setup::new(1_500, 100, |t| t.replace("max_labels = 64", "max_labels = 8"));
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = wait(spawn(&s.args("brand", port, &[])));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("15 label combinations") && err.contains("limit of 8"), "{err}");
+}
+
+#[test]
+fn privacy_ledger_refuses_a_session_over_budget() {
+    let s =
+        Setup::new(1_500, 600, |t| exact(t).replace("# epsilon = 1.0", "epsilon = 1.0\nmax_epsilon_per_peer = 1.5"));
+    let (brand, platform) = s.run(&[], &[]);
+    assert!(brand.status.success() && platform.status.success(), "{}", text(&brand.stderr));
+    let ledger = std::fs::read_to_string(s.path("brand-ledger.json")).unwrap();
+    assert!(ledger.contains(&s.platform_fp), "the spend is recorded against the peer");
+    // A second session would spend 1.0 more: 2.0 > 1.5.
+    std::fs::remove_file(s.path("brand.json")).unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = wait(spawn(&s.args("brand", port, &[])));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("privacy budget exceeded"), "{}", text(&out.stderr));
+    assert!(!s.path("brand.json").exists());
+    let _ = &s.brand_fp;
+}
