@@ -176,6 +176,8 @@ pub async fn run_peer_with(
 
     let mut run = PeerRun::default();
     let mut stalled = false;
+    // Inputs that arrived while an act waited.
+    let mut held = std::collections::VecDeque::new();
     let mut pending: Vec<Act> = script(Seen::Start);
     'outer: loop {
         // What the brain wants to send, through the script.
@@ -215,7 +217,25 @@ pub async fn run_peer_with(
                 Act::Stall => stalled = true,
                 Act::Sleep(d) => tokio::time::sleep(d).await,
                 Act::WaitFor(mut gate) => {
-                    let _ = gate.wait_for(|open| *open).await;
+                    // Keep listening while we wait: an Abort or the end of
+                    // the connection ends the wait.
+                    loop {
+                        tokio::select! {
+                            _ = gate.wait_for(|open| *open) => break,
+                            input = rx.recv() => {
+                                let Some(input) = input else { break };
+                                let last = match &input {
+                                    Input::Gone => true,
+                                    Input::Frame(_, bytes) => matches!(codec::decode(bytes), Ok(Message::Abort(_))),
+                                    Input::DataEnd => false,
+                                };
+                                held.push_back(input);
+                                if last {
+                                    break;
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -241,9 +261,12 @@ pub async fn run_peer_with(
             .await;
             break;
         }
-        let input = match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
-            Ok(Some(input)) => input,
-            Ok(None) | Err(_) => break,
+        let input = match held.pop_front() {
+            Some(input) => input,
+            None => match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                Ok(Some(input)) => input,
+                Ok(None) | Err(_) => break,
+            },
         };
         match input {
             Input::Frame(channel, bytes) => {

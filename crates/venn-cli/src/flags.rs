@@ -47,7 +47,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// Wait for the peer and run one match with it.
     #[command(
-        after_help = "Example:\n  venn serve --listen 0.0.0.0:7447 --identity ./me --peer-fingerprint 3f2a91c0... --input list.csv --id-column email --report overlap.json"
+        after_help = "Examples:\n  venn serve --listen 0.0.0.0:7447 --identity ./me --peer-fingerprint 3f2a91c0... --input list.csv --id-column email --report overlap.json\n  venn serve --max-sessions 4 --peers brands.txt --report-dir reports/ --identity ./me --input list.csv --id-column email   # a service; stop it with SIGTERM"
     )]
     Serve(ServeArgs),
     /// Dial the peer and run one match with it.
@@ -106,9 +106,10 @@ pub struct SessionArgs {
     #[arg(long, value_name = "DIR")]
     pub identity: PathBuf,
     /// The peer's fingerprint (64 hex digits), exchanged out of band. With
-    /// --agreement it defaults to the other party named there.
+    /// --agreement it defaults to the other party named there. `serve
+    /// --max-sessions` takes it repeatedly, once per allowed peer.
     #[arg(long, value_name = "FP")]
-    pub peer_fingerprint: Option<Fingerprint>,
+    pub peer_fingerprint: Vec<Fingerprint>,
     /// Write the result as JSON here (atomically, only on success).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -154,6 +155,15 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
+    /// The one pinned peer of a one-session match, if given.
+    pub fn single_peer(&self) -> anyhow::Result<Option<Fingerprint>> {
+        match self.peer_fingerprint.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => anyhow::bail!("one session has one peer: several --peer-fingerprint need `venn serve --max-sessions`"),
+        }
+    }
+
     /// The set-size bounds these flags give, as policy settings.
     pub fn size_settings(&self) -> crate::policy_file::PolicySettings {
         crate::policy_file::PolicySettings {
@@ -181,6 +191,29 @@ pub struct ServeArgs {
     /// Address to listen on (UDP).
     #[arg(long, default_value = "0.0.0.0:7447", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Keep serving, up to N sessions at once, each with any allowed peer,
+    /// until SIGTERM or Ctrl-C. Without it, `serve` runs one session and
+    /// exits with its result.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..),
+        requires = "report_dir",
+        conflicts_with_all = ["report", "report_html", "agreement"]
+    )]
+    pub max_sessions: Option<u32>,
+    /// With --max-sessions: a file of allowed peer fingerprints, one per
+    /// line; `#` starts a comment.
+    #[arg(long, value_name = "PATH", requires = "max_sessions")]
+    pub peers: Option<PathBuf>,
+    /// With --max-sessions: the directory for one JSON report per session,
+    /// named <peer short form>-<session id>.json.
+    #[arg(long, value_name = "DIR", requires = "max_sessions")]
+    pub report_dir: Option<PathBuf>,
+    /// With --max-sessions: seconds the sessions in flight get to finish
+    /// after SIGTERM or Ctrl-C before they are cancelled.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub grace_period: u64,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputArgs,

@@ -18,6 +18,7 @@ mod party;
 mod policy_file;
 mod progress;
 pub mod report;
+mod serve_many;
 mod sysinfo;
 
 use std::process::ExitCode;
@@ -93,6 +94,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => runtime()?.block_on(demo::run(args, cli.quiet)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
+        Command::Serve(args) if args.max_sessions.is_some() => {
+            let max = args.max_sessions.unwrap_or(1) as usize;
+            runtime()?.block_on(serve_many::run(args, max))
+        }
         Command::Serve(args) => {
             let reach = party::Reach::Serve(args.listen);
             let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;

@@ -116,12 +116,12 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
     }
     let (peer_fp, plan) = match &agreement {
         None => {
-            let peer = session.peer_fingerprint.context("--peer-fingerprint is required without --agreement")?;
+            let peer = session.single_peer()?.context("--peer-fingerprint is required without --agreement")?;
             (peer, None)
         }
         Some(agreement) => {
             let (role, mine, theirs) = agreement.role_of(&own)?;
-            if let Some(pinned) = session.peer_fingerprint {
+            if let Some(pinned) = session.single_peer()? {
                 anyhow::ensure!(
                     pinned == theirs.fingerprint,
                     "--peer-fingerprint {} is not the {} named in the agreement ({})",

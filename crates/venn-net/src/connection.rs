@@ -127,7 +127,7 @@ fn handshake_error(e: quinn::ConnectionError, presented: &Presented, pins: &Peer
 
 /// TLS alerts about certificates (bad_certificate 42 ... certificate_required 116),
 /// carried as QUIC CRYPTO_ERROR codes 0x100 + alert.
-fn is_certificate_alert(code: quinn::TransportErrorCode) -> bool {
+pub(crate) fn is_certificate_alert(code: quinn::TransportErrorCode) -> bool {
     let code = u64::from(code);
     (0x100 + 42..=0x100 + 49).contains(&code) || code == 0x100 + 116
 }

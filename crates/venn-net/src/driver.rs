@@ -20,7 +20,7 @@ use tokio::{
 use venn_protocol::{Channel, ElementSet, Event, Machine, Outcome, ProtocolError, Session, SessionConfig, Transmit};
 
 use crate::{
-    connection::CLOSE_REFUSED,
+    connection::{is_certificate_alert, CLOSE_REFUSED},
     framing::{read_frame, write_frame, Frame},
     Fingerprint, NetConfig, NetError, PeerConnection,
 };
@@ -298,12 +298,17 @@ async fn open_control(conn: &PeerConnection, net: &NetConfig) -> Result<(SendStr
     opened.map_err(|e| refusal(&e).unwrap_or_else(|| NetError::Connect(e.to_string())))
 }
 
-/// The peer's explanation, if it turned us away with
-/// [`PeerConnection::refuse`].
+/// The peer's explanation, if it turned us away: with
+/// [`PeerConnection::refuse`], or by refusing our certificate. (In TLS 1.3
+/// a client's handshake completes before the server has checked the
+/// client's certificate, so a client learns of that refusal only now.)
 fn refusal(error: &quinn::ConnectionError) -> Option<NetError> {
     match error {
         quinn::ConnectionError::ApplicationClosed(close) if close.error_code == CLOSE_REFUSED.into() => {
             Some(NetError::SessionRefused { reason: close.reason.escape_ascii().to_string() })
+        }
+        quinn::ConnectionError::ConnectionClosed(close) if is_certificate_alert(close.error_code) => {
+            Some(NetError::PeerRefusedUs { reason: close.reason.escape_ascii().to_string() })
         }
         _ => None,
     }
