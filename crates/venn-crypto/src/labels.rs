@@ -112,16 +112,9 @@ impl PublicLabelKeys {
         self.points.is_empty()
     }
 
-    /// `(ρ·G, ρ·P₁, …)` plus `G` at one position when `hot` is given: the
-    /// shared-randomness encryption of a one-hot vector (or of zero).
-    fn encrypt_vector(&self, rho: &Scalar, hot: Option<usize>) -> Vec<RistrettoPoint> {
-        let mut out = Vec::with_capacity(self.points.len() + 1);
-        out.push(rho * RISTRETTO_BASEPOINT_TABLE);
-        for (j, table) in self.tables.iter().enumerate() {
-            let mask = rho * table;
-            out.push(if hot == Some(j) { mask + G } else { mask });
-        }
-        out
+    /// `(ρ·G, ρ·P₁, …)`: the shared-randomness encryption of zero.
+    fn encrypt_zero(&self, rho: &Scalar) -> Vec<RistrettoPoint> {
+        std::iter::once(rho * RISTRETTO_BASEPOINT_TABLE).chain(self.tables.iter().map(|t| rho * t)).collect()
     }
 }
 
@@ -136,50 +129,79 @@ fn decompress_at(bytes: &PointBytes, index: usize) -> Result<RistrettoPoint, Cry
     CompressedRistretto(*bytes).decompress().ok_or(CryptoError::InvalidEncoding { index })
 }
 
+/// One inversion per point: for sums of peer points, which cannot be halved
+/// for the batched path without a scalar multiplication each.
 fn compress_all(points: &[RistrettoPoint]) -> Vec<PointBytes> {
-    // Batched compression doubles; halving first would cost a scalar
-    // multiplication per point, so compress one inversion at a time here
-    // through `compress`'s batch-free path only for small inputs.
     points.iter().map(|p| p.compress().to_bytes()).collect()
 }
 
 /// The receiver's per-record ciphertexts: for each label index (`< L`), the
 /// one-hot encryption under `keys`, flattened to `L + 1` points per record.
 /// Fails if a label is out of range.
+///
+/// Compression is batched with the halving trick of [`crate::blind_batch`]:
+/// with fresh `ρ′` the points `ρ′·G` and `ρ′·P_j + m_j·(G/2)` are doubled
+/// and compressed together, giving the encryption under randomness `2ρ′`
+/// (as uniform as `ρ′`) for one field inversion per chunk.
 pub fn encrypt_one_hot(keys: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
     let width = keys.len() + 1;
     if let Some(&bad) = labels.iter().find(|&&l| l as usize >= keys.len()) {
         return Err(CryptoError::LabelOutOfRange { label: bad as usize, labels: keys.len() });
     }
+    let half_g = half_basepoint();
     let mut out = vec![[0u8; 32]; labels.len() * width];
     out.par_chunks_mut(width * BATCH_CHUNK / 4).zip(labels.par_chunks(BATCH_CHUNK / 4)).for_each(|(out, labels)| {
         let mut points = Vec::with_capacity(labels.len() * width);
         for &label in labels {
             let mut rho = Scalar::random(&mut OsRng);
-            points.extend(keys.encrypt_vector(&rho, Some(label as usize)));
+            points.push(&rho * RISTRETTO_BASEPOINT_TABLE);
+            for (j, table) in keys.tables.iter().enumerate() {
+                let mask = &rho * table;
+                points.push(if j == label as usize { mask + half_g } else { mask });
+            }
             rho.zeroize();
         }
-        out.copy_from_slice(&compress_all(&points));
+        write_doubled(&points, out);
     });
     Ok(out)
 }
 
+/// `G/2`, the point whose double is the basepoint.
+fn half_basepoint() -> RistrettoPoint {
+    &Scalar::from(2u8).invert() * RISTRETTO_BASEPOINT_TABLE
+}
+
+/// Compresses `2·P` for every point, one inversion per call.
+fn write_doubled(points: &[RistrettoPoint], out: &mut [PointBytes]) {
+    for (slot, c) in out.iter_mut().zip(RistrettoPoint::double_and_compress_batch(points)) {
+        *slot = c.to_bytes();
+    }
+}
+
 /// The aggregator's per-record ciphertexts of its label indices under its
 /// single key: `(σ·G, v·G + σ·Q)`, two points per record.
-pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Vec<PointBytes> {
+///
+/// Batched like [`encrypt_one_hot`]: `σ′·G` and `σ′·Q + v·(G/2)` doubled and
+/// compressed together, with `v·(G/2)` looked up in a small table (labels
+/// are public to their owner, so the lookup need not be constant time).
+pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
+    let table = key.tables.first().ok_or(CryptoError::LabelOutOfRange { label: 0, labels: 0 })?;
+    let half_g = half_basepoint();
+    let top = labels.iter().copied().max().unwrap_or(0) as usize;
+    let halves: Vec<RistrettoPoint> =
+        std::iter::successors(Some(RistrettoPoint::identity()), |p| Some(p + half_g)).take(top + 1).collect();
     let mut out = vec![[0u8; 32]; labels.len() * 2];
     out.par_chunks_mut(2 * BATCH_CHUNK).zip(labels.par_chunks(BATCH_CHUNK)).for_each(|(out, labels)| {
         let mut points = Vec::with_capacity(labels.len() * 2);
         for &label in labels {
             let mut sigma = Scalar::random(&mut OsRng);
-            let c = key.encrypt_vector(&sigma, None);
-            points.push(c[0]);
-            points.push(c[1] + Scalar::from(label) * G);
+            points.push(&sigma * RISTRETTO_BASEPOINT_TABLE);
+            points.push(&sigma * table + halves[label as usize]);
             sigma.zeroize();
         }
-        out.copy_from_slice(&compress_all(&points));
+        write_doubled(&points, out);
     });
-    out
+    Ok(out)
 }
 
 /// Re-randomizes ciphertexts of `width` points each under `keys` (adds a
@@ -198,7 +220,7 @@ pub fn rerandomize(keys: &PublicLabelKeys, ciphertexts: &[PointBytes]) -> Result
             let mut points = Vec::with_capacity(cts.len());
             for (r, record) in cts.chunks(width).enumerate() {
                 let mut rho = Scalar::random(&mut OsRng);
-                let zero = keys.encrypt_vector(&rho, None);
+                let zero = keys.encrypt_zero(&rho);
                 rho.zeroize();
                 for (j, (bytes, z)) in record.iter().zip(zero).enumerate() {
                     points.push(decompress_at(bytes, offset + r * width + j)? + z);
@@ -267,7 +289,7 @@ impl Accumulator {
     /// randomness (all zero noise just re-randomizes), then encodes.
     pub fn finish(mut self, keys: &PublicLabelKeys, noise: &[i64]) -> Vec<PointBytes> {
         let mut rho = Scalar::random(&mut OsRng);
-        let zero = keys.encrypt_vector(&rho, None);
+        let zero = keys.encrypt_zero(&rho);
         rho.zeroize();
         for (j, (sum, z)) in self.sums.iter_mut().zip(zero).enumerate() {
             *sum += z;
@@ -370,7 +392,7 @@ mod tests {
         let r_labels = [0u16, 1, 2, 2, 1, 2];
         let a_labels = [1u16, 0, 1, 1, 0, 0];
         let cts = encrypt_one_hot(receiver.public(), &r_labels).unwrap();
-        let idx = encrypt_index(aggregator.public(), &a_labels);
+        let idx = encrypt_index(aggregator.public(), &a_labels).unwrap();
         let idx = rerandomize(aggregator.public(), &idx).unwrap();
         let decryptor = IndexDecryptor::new(&aggregator, 2);
         let mut accs = vec![Accumulator::new(4), Accumulator::new(4)];
@@ -413,7 +435,7 @@ mod tests {
     #[test]
     fn rerandomized_ciphertexts_look_new_but_decrypt_the_same() {
         let key = LabelKeys::random(1);
-        let ct = encrypt_index(key.public(), &[3]);
+        let ct = encrypt_index(key.public(), &[3]).unwrap();
         let again = rerandomize(key.public(), &ct).unwrap();
         assert_ne!(ct, again);
         let d = IndexDecryptor::new(&key, 8);
@@ -431,7 +453,7 @@ mod tests {
             Err(CryptoError::InvalidEncoding { index: 0 })
         ));
         let d = IndexDecryptor::new(&key, 2);
-        let ct = encrypt_index(key.public(), &[5]);
+        let ct = encrypt_index(key.public(), &[5]).unwrap();
         assert_eq!(d.decrypt(&ct[0], &ct[1]), Err(CryptoError::UndecryptableLabel));
         assert!(matches!(encrypt_one_hot(key.public(), &[1]), Err(CryptoError::LabelOutOfRange { .. })));
     }

@@ -552,7 +552,7 @@ impl Protocol for SegmentSession {
                 let labels = if a.reveal {
                     Labels::Clear(own.to_vec())
                 } else {
-                    Labels::Encrypted(encrypt_index(a.c.own_keys.public(), own))
+                    Labels::Encrypted(encrypt_index(a.c.own_keys.public(), own).ok()?)
                 };
                 a.c.sent = end;
                 self.core.progress.points_sent += (end - start) as u64;
