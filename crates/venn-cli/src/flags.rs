@@ -329,13 +329,13 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Rows of the brand's list.
-    #[arg(long, default_value_t = 40_000, value_name = "N")]
+    #[arg(long, default_value_t = 25_000, value_name = "N")]
     pub rows_a: usize,
     /// Rows of the platform's list.
-    #[arg(long, default_value_t = 30_000, value_name = "N")]
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub rows_b: usize,
     /// People on both lists.
-    #[arg(long, default_value_t = 12_000, value_name = "K")]
+    #[arg(long, default_value_t = 8_000, value_name = "K")]
     pub overlap: usize,
     /// Seed of the generated lists.
     #[arg(long, default_value_t = 1)]
