@@ -46,7 +46,9 @@ impl Failure {
             if let Some(e) = cause.downcast_ref::<ProtocolError>() {
                 return Self::of_protocol(e);
             }
-            if cause.downcast_ref::<IdsError>().is_some() {
+            if cause.downcast_ref::<IdsError>().is_some()
+                || cause.downcast_ref::<crate::stable::InputChanged>().is_some()
+            {
                 return Self::BadInput;
             }
             if cause.downcast_ref::<crate::ledger::BudgetExceeded>().is_some() {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
-use venn_ids::{read_identifiers, EmailProfile, IdType, ReadOptions, Region};
+use venn_ids::{EmailProfile, IdType, ReadOptions, Region};
 use venn_protocol::{Element, ElementSet, LabeledSet};
 
 /// Where a party's identifiers come from and how to read them.
@@ -57,7 +57,7 @@ pub struct InputStats {
 /// Reads and normalizes the input, deduplicates it, and returns the
 /// shuffled set the protocol takes.
 pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
-    let outcome = read_identifiers(&spec.path, &spec.options)
+    let outcome = crate::stable::read_identifiers_stable(&spec.path, &spec.options)
         .with_context(|| format!("cannot use input {}", spec.path.display()))?;
     let stats = InputStats {
         path: spec.path.display().to_string(),

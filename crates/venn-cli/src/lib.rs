@@ -19,6 +19,7 @@ mod policy_file;
 mod progress;
 pub mod report;
 mod serve_many;
+mod stable;
 mod sysinfo;
 
 use std::process::ExitCode;
