@@ -145,6 +145,15 @@ fn header_without_the_id_column_lists_the_columns_cleanly() {
 }
 
 #[test]
+fn a_file_without_its_header_row_does_not_print_its_first_row() {
+    // The first row is data; listing it as "columns" would print identifiers.
+    let (code, err) = input_error(b"alice@example.com,+1 212 555 0134\nbob@example.com,+1 415 555 0199\n");
+    assert_eq!(code, Some(3));
+    assert!(err.contains("is the header row missing?"), "{err}");
+    assert!(!err.contains("alice") && !err.contains("555"), "{err}");
+}
+
+#[test]
 fn a_file_of_only_a_bom_and_blank_lines_is_empty() {
     let (code, err) = input_error(b"\xef\xbb\xbf\r\n\r\n\n");
     assert_eq!(code, Some(3));

@@ -302,6 +302,7 @@ fn keygen_writes_a_key_only_its_owner_can_read_and_venn_refuses_one_others_can()
     keygen(&id);
     let key = id.join("key.pem");
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&id).unwrap().permissions().mode() & 0o777, 0o700);
     for mode in [0o640, 0o604, 0o644] {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
         let out = venn(&[

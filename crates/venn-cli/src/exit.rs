@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | other failure |
 //! | 2 | usage error (bad flags) |
-//! | 3 | bad input: unreadable file, missing column, bad identity files |
+//! | 3 | bad input: unreadable file, missing column, a file that changed while read, bad identity or peers files |
 //! | 4 | policy refusal (ours or the peer's) |
 //! | 5 | peer authentication failure (fingerprint mismatch either way) |
 //! | 6 | peer protocol violation |

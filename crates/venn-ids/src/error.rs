@@ -48,11 +48,7 @@ pub enum IdsError {
         path: PathBuf,
     },
     /// A column the caller named is not in the header row.
-    #[error(
-        "{} has no column {column:?}; its columns are: {}",
-        .path.display(),
-        list_columns(.available)
-    )]
+    #[error("{} has no column {column:?}; {}", .path.display(), list_columns(.available))]
     MissingColumn {
         /// The file that was read.
         path: PathBuf,
@@ -86,11 +82,26 @@ pub enum IdsError {
     },
 }
 
+/// Whether a header name looks like an identifier rather than a column
+/// name: it has an `@`, or six digits or more (a phone number, a hash, a
+/// device id). A file exported without its header row has data in its first
+/// row, and an error message must not print identifiers.
+fn looks_like_identifier(name: &str) -> bool {
+    name.contains('@') || name.chars().filter(char::is_ascii_digit).count() >= 6
+}
+
 /// Renders header names for a message: quoted, shortened, at most
 /// [`LISTED_COLUMNS`] of them, with a hint when there is only one column
-/// (the usual sign of a wrong delimiter).
+/// (the usual sign of a wrong delimiter). If any looks like an identifier,
+/// none is shown: the header row is probably missing.
 fn list_columns(names: &[String]) -> String {
-    let mut out = names
+    if names.iter().any(|name| looks_like_identifier(name)) {
+        return "its first row looks like data, not column names (not shown, as it may hold identifiers): \
+                is the header row missing?"
+            .to_owned();
+    }
+    let mut out = "its columns are: ".to_owned();
+    out += &names
         .iter()
         .take(LISTED_COLUMNS)
         .map(|name| {
@@ -173,6 +184,22 @@ mod tests {
             available: vec!["email;phone".into()],
         };
         assert!(err.to_string().contains("is the delimiter right?"));
+    }
+
+    #[test]
+    fn missing_column_message_never_shows_a_first_row_of_data() {
+        for first_row in [&["alice@example.com", "x"][..], &["id", "+1 212 555 0134"], &["7dcd3a39ad3a8d2145645ec6"]] {
+            let err = IdsError::MissingColumn {
+                path: PathBuf::from("brand.csv"),
+                column: "email".into(),
+                available: first_row.iter().map(|s| s.to_string()).collect(),
+            };
+            let msg = err.to_string();
+            assert!(msg.ends_with("is the header row missing?"), "{msg}");
+            for field in first_row.iter().filter(|f| looks_like_identifier(f)) {
+                assert!(!msg.contains(field), "{msg}");
+            }
+        }
     }
 
     #[test]

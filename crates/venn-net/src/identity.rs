@@ -7,7 +7,7 @@
 use std::{
     fs,
     io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
@@ -48,7 +48,7 @@ impl Identity {
             let path = path.to_path_buf();
             move |source| NetError::IdentityIo { path, source }
         };
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
         let key_path = dir.join(KEY_FILE);
         let mut key_file =
             fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key_path).map_err(|source| {
