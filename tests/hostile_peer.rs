@@ -3,7 +3,8 @@
 //! binary), then misbehaves at a chosen step. One test per behaviour, named
 //! after it. Each asserts that the honest party ends with the exact typed
 //! error, within a bounded time, without a panic; the binary-level ones also
-//! assert the exit code and that no report was written.
+//! assert the exit code and that no report was written. The last group
+//! runs segment mode: a hostile receiver against an honest aggregator.
 //!
 //! The in-memory versions of most of these live in
 //! `crates/venn-protocol/src/tests.rs`; these show that the transport keeps
@@ -20,12 +21,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{dial, elements, forward, honest, listener, quick, run_peer, Act, PeerRun, Script, Seen};
+use support::{
+    dial, elements, forward, honest, listener, quick, run_peer, run_peer_with, Act, Brain, PeerRun, Script, Seen,
+};
 use venn_crypto::CryptoError;
-use venn_net::{run_session, Identity, NetConfig, NetError, PeerPins, SessionReport};
+use venn_net::{run_machine, run_session, Identity, NetConfig, NetError, PeerPins, SessionReport};
 use venn_protocol::{
-    codec, AbortReason, Channel, DecodeError, Incompatibility, Message, Misbehavior, Policy, PolicyViolation,
-    ProtocolError, SessionConfig, Side, PROTOCOL_VERSION,
+    codec, AbortReason, Channel, DecodeError, Element, Incompatibility, LabeledSet, Labels, Message, Misbehavior,
+    Policy, PolicyViolation, ProtocolError, Role, SegmentConfig, SegmentSession, SessionConfig, Side, PROTOCOL_VERSION,
 };
 
 /// Upper bound for every failure that needs no timeout to be noticed.
@@ -826,4 +829,124 @@ async fn binary_exits_6_on_a_wrong_confirmation_and_writes_no_report() {
     let (code, stderr) = serve.exit();
     assert_eq!(code, Some(6), "{stderr}");
     assert!(stderr.contains("confirmation"), "{stderr}");
+}
+
+// ----- segment mode -------------------------------------------------------
+
+const AGREEMENT: [u8; 32] = [0xa6; 32];
+
+/// Records `range` with labels `0..labels`, on the elements of [`elements`].
+fn labeled(range: Range<u32>, labels: u16) -> LabeledSet {
+    use sha2::Digest;
+    let records = range
+        .map(|i| {
+            (Element(sha2::Sha256::digest(format!("venn-test-element-{i}")).into()), (i % u32::from(labels)) as u16)
+        })
+        .collect();
+    LabeledSet::new(records).0
+}
+
+fn segment_config(binding: Vec<u8>, role: Role, labels: u16, agreement: [u8; 32]) -> SegmentConfig {
+    SegmentConfig {
+        session: SessionConfig { batch_size: 64, ..SessionConfig::new(Policy::permissive(), binding) },
+        role,
+        labels,
+        agreement,
+        reveal_segment_sizes: false,
+    }
+}
+
+/// An honest aggregator (records 0..300, 2 labels) listens; the hostile
+/// peer is a receiver (records 200..500, 3 labels) whose agreement hash is
+/// `agreement`, speaking through `script`.
+async fn honest_aggregator_vs(agreement: [u8; 32], script: Script) -> Ended {
+    count_panics();
+    let l = listener(quick());
+    let started = Instant::now();
+    let honest = tokio::spawn(async move {
+        let conn = l.server.accept().await?;
+        let start =
+            |binding| SegmentSession::new(segment_config(binding, Role::Aggregator, 2, AGREEMENT), labeled(0..300, 2));
+        run_machine(conn, start, &quick(), |_| {}).await
+    });
+    let conn = dial(l.addr, &l.peer, l.fingerprint, quick()).await;
+    let brain: Brain = Box::new(move |binding| {
+        let session = SegmentSession::new(segment_config(binding, Role::Receiver, 3, agreement), labeled(200..500, 3));
+        Box::new(session.expect("a valid receiver"))
+    });
+    let peer = tokio::spawn(run_peer_with(conn, Some(brain), Duration::from_secs(30), script));
+    let result = tokio::time::timeout(Duration::from_secs(20), honest)
+        .await
+        .expect("the honest party returns within 20 s")
+        .expect("the honest party does not panic");
+    let elapsed = started.elapsed();
+    let peer = tokio::time::timeout(Duration::from_secs(10), peer).await.expect("bounded").expect("no panic");
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
+    Ended { result, elapsed, peer }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_honest_run_through_the_scripted_peer_agrees() {
+    let ended = honest_aggregator_vs(AGREEMENT, honest()).await;
+    let report = ended.result.as_ref().expect("an honest segment run succeeds");
+    assert_eq!(report.outcome.overlap, 100);
+    assert_eq!(ended.peer.outcome.as_ref().map(|o| o.overlap), Some(100), "{:?}", ended.peer.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_agreement_mismatch() {
+    let ended = honest_aggregator_vs([0x5e; 32], honest()).await;
+    assert!(
+        matches!(
+            ended.prompt().protocol_error(),
+            ProtocolError::Incompatible(Incompatibility::AgreementMismatch { .. })
+        ),
+        "{:?}",
+        ended.result
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_identity_point_as_an_elgamal_key() {
+    let script: Script = Box::new(|seen| match seen {
+        Seen::Out(channel, Message::Hello(hello)) => {
+            let mut hello = hello.clone();
+            if let Some(segments) = hello.segments.as_mut() {
+                segments.keys[0] = [0; 32];
+            }
+            vec![Act::Send(channel, Message::Hello(hello))]
+        }
+        seen => forward(&seen),
+    });
+    let ended = honest_aggregator_vs(AGREEMENT, script).await;
+    assert!(matches!(misbehaved(ended.prompt().protocol_error()), Misbehavior::BadKeys(_)), "{:?}", ended.result);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_labels_that_do_not_fit_the_points() {
+    let script: Script = Box::new(|seen| match seen {
+        Seen::Out(channel, Message::LabeledPoints { points, labels: Labels::Encrypted(ciphertexts) }) => {
+            let mut ciphertexts = ciphertexts.clone();
+            ciphertexts.pop();
+            vec![Act::Send(
+                channel,
+                Message::LabeledPoints { points: points.clone(), labels: Labels::Encrypted(ciphertexts) },
+            )]
+        }
+        seen => forward(&seen),
+    });
+    let ended = honest_aggregator_vs(AGREEMENT, script).await;
+    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::BadLabels);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_receiver_points_before_the_returned_tags() {
+    // The receiver holds back the aggregator's tags and sends its own
+    // labeled points first.
+    let script: Script = Box::new(|seen| match seen {
+        Seen::Out(_, Message::LabeledTags { .. }) => vec![],
+        seen => forward(&seen),
+    });
+    let ended = honest_aggregator_vs(AGREEMENT, script).await;
+    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::PointsBeforeTags);
 }

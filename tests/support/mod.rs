@@ -23,12 +23,8 @@ use venn_net::{
     framing::{read_frame, write_frame, Frame},
     Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server,
 };
-// The glob brings whatever trait carries the session methods into scope,
-// should they move to one; the explicit names are what this file uses.
-#[allow(unused_imports, reason = "see above")]
-use venn_protocol::*;
 use venn_protocol::{
-    codec, AbortReason, Channel, Element, ElementSet, Event, Message, Outcome, Policy, ProtocolError, Session,
+    codec, AbortReason, Channel, Element, ElementSet, Event, Machine, Message, Outcome, Policy, ProtocolError, Session,
     SessionConfig,
 };
 
@@ -134,26 +130,27 @@ impl Streams {
 /// Runs the peer on an authenticated connection until the script closes
 /// it, the party under test goes away, or `limit` passes. With a `brain`
 /// set, an honest session drives what the script sees.
-pub async fn run_peer(conn: PeerConnection, brain: Option<ElementSet>, policy: Policy, mut script: Script) -> PeerRun {
-    run_peer_with(conn, brain, policy, 64, Duration::from_secs(30), &mut script).await
+pub async fn run_peer(conn: PeerConnection, brain: Option<ElementSet>, policy: Policy, script: Script) -> PeerRun {
+    run_peer_with(conn, brain.map(|set| count_brain(set, policy)), Duration::from_secs(30), script).await
 }
 
-/// [`run_peer`] with the brain's batch size and an overall time limit.
-pub async fn run_peer_with(
-    conn: PeerConnection,
-    brain: Option<ElementSet>,
-    policy: Policy,
-    batch_size: usize,
-    limit: Duration,
-    script: &mut Script,
-) -> PeerRun {
+/// Builds the brain from the connection's channel binding.
+pub type Brain = Box<dyn FnOnce(Vec<u8>) -> Box<dyn Machine + Send> + Send>;
+
+/// An honest counting session over `set`, 64 points per batch.
+pub fn count_brain(set: ElementSet, policy: Policy) -> Brain {
+    Box::new(move |binding| {
+        let config = SessionConfig { batch_size: 64, ..SessionConfig::new(policy, binding) };
+        Box::new(Session::new(config, set).expect("the brain's own set passes its own policy"))
+    })
+}
+
+/// [`run_peer`] with any brain (a segment session, say) and an overall
+/// time limit.
+pub async fn run_peer_with(conn: PeerConnection, brain: Option<Brain>, limit: Duration, mut script: Script) -> PeerRun {
     let deadline = Instant::now() + limit;
     let quinn = conn.quinn().clone();
-    let mut session = brain.map(|set| {
-        let binding = conn.channel_binding().expect("channel binding").to_vec();
-        let config = SessionConfig { batch_size, ..SessionConfig::new(policy, binding) };
-        Session::new(config, set).expect("the brain's own set passes its own policy")
-    });
+    let mut session = brain.map(|start| start(conn.channel_binding().expect("channel binding").to_vec()));
     let (control_send, control_recv) = if conn.is_client() {
         quinn.open_bi().await.expect("open the control stream")
     } else {
