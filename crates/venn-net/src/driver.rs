@@ -144,6 +144,22 @@ where
     let (data_tx, data_rx) = mpsc::channel::<Vec<u8>>(QUEUE_DEPTH);
     let data_writer = tokio::spawn(write_data(conn.connection.clone(), data_rx));
 
+    // Our Hello leaves before we read anything. Otherwise a session that
+    // refuses the peer's Hello (a policy, a version, an agreement) would
+    // drop its own unsent Hello with everything else queued, and the peer
+    // would get a bare Abort instead of the sizes and settings that explain
+    // it. (Before the handshake a session has nothing but its Hello to send.)
+    while let Some(t) = session.poll_transmit() {
+        match t.channel {
+            Channel::Control => {
+                let _ = control_tx.send(t.payload);
+            }
+            Channel::Data => {
+                let _ = data_tx.send(t.payload).await;
+            }
+        }
+    }
+
     let mut last_progress = Instant::now();
     let mut want_send = true;
     let mut peer_finished = false;
