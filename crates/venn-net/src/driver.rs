@@ -311,7 +311,12 @@ async fn open_control(conn: &PeerConnection, net: &NetConfig) -> Result<(SendStr
             }
         }
     };
-    opened.map_err(|e| refusal(&e).unwrap_or_else(|| NetError::Connect(e.to_string())))
+    opened.map_err(|e| {
+        refusal(&e).unwrap_or_else(|| NetError::PeerGone {
+            error: venn_protocol::Misbehavior::UnexpectedEnd { phase: "waiting for the handshake" }.into(),
+            cause: e.to_string(),
+        })
+    })
 }
 
 /// The peer's explanation, if it turned us away: with

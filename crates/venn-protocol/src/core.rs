@@ -12,6 +12,9 @@ pub(crate) struct Core {
     events: VecDeque<Event>,
     error: Option<ProtocolError>,
     abort_to_send: Option<AbortReason>,
+    /// Our Hello is still queued: a failure keeps it, so that the peer can
+    /// run its own handshake checks and report the precise mismatch.
+    hello_queued: bool,
     finished: bool,
     pub(crate) progress: Progress,
     pub(crate) bytes_sent: u64,
@@ -24,6 +27,7 @@ impl Core {
     }
 
     pub(crate) fn queue(&mut self, channel: Channel, message: &Message) {
+        self.hello_queued |= self.outbox.is_empty() && matches!(message, Message::Hello(_));
         self.outbox.push_back(Transmit { channel, payload: codec::encode(message) });
     }
 
@@ -62,7 +66,9 @@ impl Core {
         if self.finished {
             return error;
         }
-        self.outbox.clear();
+        // Everything queued is dropped but an unsent Hello, which goes out
+        // before the Abort.
+        self.outbox.truncate(usize::from(self.hello_queued));
         self.abort_to_send = error.abort_reason();
         self.error = Some(error.clone());
         self.events.push_back(Event::Failed(error.clone()));
@@ -77,7 +83,10 @@ impl Core {
     /// The next queued message, or the Abort owed after a failure.
     pub(crate) fn pop_transmit(&mut self) -> Option<Transmit> {
         let t = match self.outbox.pop_front() {
-            Some(t) => t,
+            Some(t) => {
+                self.hello_queued = false;
+                t
+            }
             None if self.error.is_some() => {
                 let reason = self.abort_to_send.take()?;
                 Transmit { channel: Channel::Control, payload: codec::encode(&Message::Abort(reason)) }
