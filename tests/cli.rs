@@ -83,38 +83,33 @@ impl Setup {
     }
 
     fn serve(&self, port: u16, peer_fp: &str, extra: &[&str]) -> Child {
-        let (listen, id, input, report) =
-            (format!("127.0.0.1:{port}"), self.p("platform-id"), self.p("platform.csv"), self.p("platform.json"));
-        let mut args = vec![
-            "serve",
-            "--quiet",
-            "--listen",
-            &listen,
-            "--identity",
-            &id,
-            "--peer-fingerprint",
-            peer_fp,
-            "--input",
-            &input,
-            "--id-column",
-            "email_sha256",
-            "--id-type",
-            "email-sha256",
-            "--report",
-            &report,
-        ];
-        args.extend(extra);
-        spawn(&args)
+        self.party(["serve", "--listen", "platform", "email_sha256", "email-sha256"], port, peer_fp, extra)
     }
 
     fn connect(&self, port: u16, peer_fp: &str, extra: &[&str]) -> Child {
-        let (peer, id, input, report) =
-            (format!("127.0.0.1:{port}"), self.p("brand-id"), self.p("brand.csv"), self.p("brand.json"));
+        self.party(["connect", "--peer", "brand", "email", "email"], port, peer_fp, extra)
+    }
+
+    /// Starts one party: `[command, address flag, name, id column, id type]`;
+    /// its identity, input and report files are named after it.
+    fn party(
+        &self,
+        [command, address_flag, name, column, id_type]: [&str; 5],
+        port: u16,
+        peer_fp: &str,
+        extra: &[&str],
+    ) -> Child {
+        let (address, id, input, report) = (
+            format!("127.0.0.1:{port}"),
+            self.p(&format!("{name}-id")),
+            self.p(&format!("{name}.csv")),
+            self.p(&format!("{name}.json")),
+        );
         let mut args = vec![
-            "connect",
+            command,
             "--quiet",
-            "--peer",
-            &peer,
+            address_flag,
+            &address,
             "--identity",
             &id,
             "--peer-fingerprint",
@@ -122,9 +117,9 @@ impl Setup {
             "--input",
             &input,
             "--id-column",
-            "email",
+            column,
             "--id-type",
-            "email",
+            id_type,
             "--report",
             &report,
         ];
