@@ -222,6 +222,12 @@ where
     reading.finish_and_clear();
     tracing::info!(distinct = stats.distinct, skipped = stats.skipped.values().sum::<u64>(), "input read");
 
+    // A list outside our own bounds is refused before the peer is bothered.
+    let own_size = match &input {
+        Input::Count(set) => set.len(),
+        Input::Segments(set) => set.len(),
+    };
+    params.policy.check(Side::Own, own_size as u64).map_err(ProtocolError::from)?;
     let conn = reach().await?;
     let peer = conn.peer();
     tracing::info!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");
