@@ -14,7 +14,7 @@ use anyhow::Context;
 
 use crate::{
     input::InputStats,
-    report::{group, PolicyReport, Report, SegmentsReport, Traffic, ValueCount, SCHEMA},
+    report::{bytes, group, PolicyReport, Report, SegmentsReport, Traffic, ValueCount, SCHEMA},
 };
 
 /// The page for `report`.
@@ -724,17 +724,6 @@ fn truncate(s: &str, max_chars: usize) -> String {
         let kept: String = s.chars().take(max_chars.saturating_sub(1)).collect();
         format!("{kept}\u{2026}")
     }
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian, Howard

@@ -310,7 +310,8 @@ pub fn group(n: u64) -> String {
     out
 }
 
-fn bytes(n: u64) -> String {
+/// `3145728` as `3.0 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut value = n as f64;
     let mut unit = 0;
