@@ -15,7 +15,8 @@ pub(crate) struct Core {
     /// Our Hello is still queued: a failure keeps it, so that the peer can
     /// run its own handshake checks and report the precise mismatch.
     hello_queued: bool,
-    finished: bool,
+    /// The result, once the session succeeded.
+    outcome: Option<Outcome>,
     pub(crate) progress: Progress,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
@@ -48,13 +49,17 @@ impl Core {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.finished
+        self.outcome.is_some()
     }
 
-    /// Records success: one terminal event.
+    pub(crate) fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Records success: the result and one terminal event.
     pub(crate) fn finish(&mut self, outcome: Outcome) {
-        self.finished = true;
-        self.events.push_back(Event::Finished(outcome));
+        self.events.push_back(Event::Finished(outcome.clone()));
+        self.outcome = Some(outcome);
     }
 
     /// Records the first error (later ones, and any after success, change
@@ -63,7 +68,7 @@ impl Core {
         if let Some(first) = &self.error {
             return first.clone();
         }
-        if self.finished {
+        if self.is_finished() {
             return error;
         }
         // Everything queued is dropped but an unsent Hello, which goes out

@@ -60,7 +60,6 @@ pub(crate) trait Protocol {
     }
     /// Drops the protocol state (and with it every key).
     fn drop_state(&mut self);
-    fn finished_outcome(&self) -> Option<&Outcome>;
 }
 
 fn fail<P: Protocol>(p: &mut P, error: ProtocolError) -> ProtocolError {
@@ -133,7 +132,7 @@ impl<P: Protocol> Machine for P {
     }
 
     fn outcome(&self) -> Option<&Outcome> {
-        self.finished_outcome()
+        self.core_ref().outcome()
     }
 
     fn error(&self) -> Option<&ProtocolError> {

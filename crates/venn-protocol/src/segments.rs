@@ -111,7 +111,7 @@ enum State {
     Receiving(Box<Receiving>),
     AwaitRelease(Box<AwaitRelease>),
     AwaitConfirm(Box<AwaitConfirm>),
-    Finished(Box<Outcome>),
+    Finished,
     Failed,
 }
 
@@ -122,7 +122,7 @@ impl State {
             State::Aggregating(_) | State::Receiving(_) => "exchanging points",
             State::AwaitRelease(_) => "waiting for the released table",
             State::AwaitConfirm(_) => "waiting for the confirmation",
-            State::Finished(_) => "finished",
+            State::Finished => "finished",
             State::Failed => "failed",
         }
     }
@@ -511,8 +511,8 @@ impl Protocol for SegmentSession {
                 if theirs != c.expected {
                     return Err(Misbehavior::ConfirmationMismatch.into());
                 }
-                self.core.finish(c.outcome.clone());
-                State::Finished(Box::new(c.outcome))
+                self.core.finish(c.outcome);
+                State::Finished
             }
             (State::AwaitRelease(w), Message::Release(released)) => {
                 let shape_ok = released.cells.len() == w.receiver_labels as usize
@@ -527,8 +527,8 @@ impl Protocol for SegmentSession {
                 let mut outcome = w.outcome;
                 outcome.segments =
                     Some(SegmentOutcome { role: Role::Aggregator, released, aggregator_marginal: Some(w.marginal) });
-                self.core.finish(outcome.clone());
-                State::Finished(Box::new(outcome))
+                self.core.finish(outcome);
+                State::Finished
             }
             (state, message) => {
                 return Err(Misbehavior::UnexpectedMessage { message: message.kind(), phase: state.phase() }.into())
@@ -631,13 +631,6 @@ impl Protocol for SegmentSession {
 
     fn drop_state(&mut self) {
         self.state = State::Failed;
-    }
-
-    fn finished_outcome(&self) -> Option<&Outcome> {
-        match &self.state {
-            State::Finished(o) => Some(o),
-            _ => None,
-        }
     }
 }
 

@@ -156,7 +156,7 @@ enum State {
     Handshake(Handshake),
     Exchange(Box<Exchange>),
     Confirming(Confirming),
-    Finished(Outcome),
+    Finished,
     Failed,
 }
 
@@ -166,7 +166,7 @@ impl State {
             State::Handshake(_) => "waiting for the handshake",
             State::Exchange(_) => "exchanging points",
             State::Confirming(_) => "waiting for the confirmation",
-            State::Finished(_) => "finished",
+            State::Finished => "finished",
             State::Failed => "failed",
         }
     }
@@ -298,8 +298,8 @@ impl Session {
         if theirs != c.expected {
             return Err(Misbehavior::ConfirmationMismatch.into());
         }
-        self.core.finish(c.outcome.clone());
-        Ok(State::Finished(c.outcome))
+        self.core.finish(c.outcome);
+        Ok(State::Finished)
     }
 }
 
@@ -383,13 +383,6 @@ impl Protocol for Session {
 
     fn drop_state(&mut self) {
         self.state = State::Failed;
-    }
-
-    fn finished_outcome(&self) -> Option<&Outcome> {
-        match &self.state {
-            State::Finished(o) => Some(o),
-            _ => None,
-        }
     }
 }
 
