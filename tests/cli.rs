@@ -1,39 +1,15 @@
 //! End to end: the built `venn` binary, two OS processes, real QUIC on
 //! loopback.
 
+mod cli_support;
+
 use std::{
-    net::UdpSocket,
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
-
-fn venn(args: &[&str]) -> Output {
-    Command::new(VENN).args(args).output().expect("venn runs")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(VENN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("venn starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A free UDP port on loopback (bound and released; good enough for tests).
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn keygen(dir: &Path) -> String {
-    let out = venn(&["keygen", "--out", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with("Fingerprint:")).expect("fingerprint printed");
-    line.trim_start_matches("Fingerprint:").trim().to_owned()
-}
+use cli_support::{free_port, keygen, spawn, text, venn, wait};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -130,19 +106,6 @@ impl Setup {
 
 fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
-}
-
-/// Waits for a child with a deadline; kills it if the deadline passes.
-fn wait(mut child: Child, limit: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if child.try_wait().unwrap().is_some() {
-            return (child.wait_with_output().unwrap(), start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("venn did not exit within {limit:?}: {}", text(&child.wait_with_output().unwrap().stderr));
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! of the dirty one, so the overlap also shows that the dirty rows that
 //! survived were read right (no byte-order mark, no stray `\r`).
 
+mod cli_support;
+
 use std::{
     io::Write,
     path::Path,
@@ -15,15 +17,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use cli_support::{text, VENN};
 use venn_ids::{EmailProfile, IdType, Normalizer, Region};
 use venn_net::{run_session, Identity, NetConfig, PeerPins, Server};
 use venn_protocol::{Element, ElementSet, Policy, SessionConfig};
-
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn email_set(emails: &[&str]) -> ElementSet {
     let mut normalizer = Normalizer::new(IdType::Email, EmailProfile::Standard, Region::US);

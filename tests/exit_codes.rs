@@ -4,27 +4,14 @@
 //! binary in `tests/hostile_peer.rs` (`binary_exits_6_...`); code 5 is also
 //! tested for a peer not on a service's list in `tests/service.rs`.
 
+mod cli_support;
+
 use std::{
-    path::Path,
     process::{Child, Command, Output, Stdio},
     time::Duration,
 };
 
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn venn(args: &[&str]) -> Output {
-    Command::new(VENN).args(args).output().unwrap()
-}
-
-fn keygen(dir: &Path) -> String {
-    let out = venn(&["keygen", "--out", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).lines().find_map(|l| l.strip_prefix("Fingerprint:")).unwrap().trim().to_owned()
-}
+use cli_support::{free_port, keygen, text, venn, VENN};
 
 /// Two parties with small generated lists (brand 300, platform 200,
 /// overlap 50) and their identities.
@@ -55,7 +42,7 @@ impl Pair {
             &p("platform.csv"),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         Self { dir, brand_fp, platform_fp, port }
     }
 

@@ -10,32 +10,18 @@
 //! Also here: key files are created readable by their owner alone and
 //! refused when group or others can read them.
 
+mod cli_support;
+
 use std::{
     collections::HashMap,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
+use cli_support::{free_port, keygen, text, venn, VENN};
 use venn_ids::{digest::sha256, normalize_email, EmailProfile, IdType, Normalizer, Region};
-
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn venn(args: &[&str]) -> Output {
-    Command::new(VENN).args(args).output().unwrap()
-}
-
-fn keygen(dir: &Path) -> String {
-    let out = venn(&["keygen", "--out", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    stdout.lines().find_map(|l| l.strip_prefix("Fingerprint:")).unwrap().trim().to_owned()
-}
 
 /// Lowercase hex.
 fn hex(bytes: &[u8]) -> String {
@@ -183,7 +169,7 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let common = ["-vvv", "--batch-size", "64", "--min-set-size", "0", "--handshake-timeout", "10"];
     let run = |args: Vec<String>| {

@@ -1,37 +1,17 @@
 //! End to end in segment mode: two `venn` processes holding one agreement.
 
+mod cli_support;
+
 use std::{
-    net::UdpSocket,
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::Output,
+    time::Duration,
 };
 
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
+use cli_support::{free_port, keygen, spawn, text, venn, wait};
 
-fn venn(args: &[&str]) -> Output {
-    Command::new(VENN).args(args).output().expect("venn runs")
-}
-
-fn spawn(args: &[String]) -> Child {
-    Command::new(VENN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("venn starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn wait(mut child: Child) -> Output {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(120) {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("venn did not exit: {}", text(&child.wait_with_output().unwrap().stderr));
-}
+/// How long one party may take.
+const LIMIT: Duration = Duration::from_secs(120);
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -45,12 +25,7 @@ impl Setup {
     fn new(rows: usize, overlap: usize, edit: impl Fn(String) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-        let fp = |name: &str| {
-            let out = venn(&["keygen", "--out", &p(name)]);
-            assert!(out.status.success(), "{}", text(&out.stderr));
-            text(&out.stdout).lines().find_map(|l| l.strip_prefix("Fingerprint: ")).unwrap().trim().to_owned()
-        };
-        let (brand_fp, platform_fp) = (fp("brand-id"), fp("platform-id"));
+        let (brand_fp, platform_fp) = (keygen(&dir.path().join("brand-id")), keygen(&dir.path().join("platform-id")));
         let out = venn(&[
             "gen",
             "--rows-a",
@@ -131,11 +106,11 @@ impl Setup {
 
     /// Runs both parties; returns (brand, platform) outputs.
     fn run(&self, brand_extra: &[&str], platform_extra: &[&str]) -> (Output, Output) {
-        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let platform = spawn(&self.args("platform", port, platform_extra));
         std::thread::sleep(Duration::from_millis(300));
         let brand = spawn(&self.args("brand", port, brand_extra));
-        (wait(brand), wait(platform))
+        (wait(brand, LIMIT).0, wait(platform, LIMIT).0)
     }
 }
 
@@ -200,8 +175,8 @@ fn different_agreements_are_refused_showing_both_hashes() {
 #[test]
 fn too_many_label_combinations_are_refused_before_connecting() {
     let s = Setup::new(1_500, 100, |t| t.replace("max_labels = 64", "max_labels = 8"));
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = wait(spawn(&s.args("brand", port, &[])));
+    let port = free_port();
+    let out = wait(spawn(&s.args("brand", port, &[])), LIMIT).0;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("15 label combinations") && err.contains("limit of 8"), "{err}");
@@ -217,8 +192,8 @@ fn privacy_ledger_refuses_a_session_over_budget() {
     assert!(ledger.contains(&s.platform_fp), "the spend is recorded against the peer");
     // A second session would spend 1.0 more: 2.0 > 1.5.
     std::fs::remove_file(s.path("brand.json")).unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = wait(spawn(&s.args("brand", port, &[])));
+    let port = free_port();
+    let out = wait(spawn(&s.args("brand", port, &[])), LIMIT).0;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("privacy budget exceeded"), "{}", text(&out.stderr));
     assert!(!s.path("brand.json").exists());
