@@ -17,6 +17,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+mod support;
+
 use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use curve25519_dalek::{ristretto::RistrettoPoint, scalar::Scalar};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -46,20 +48,6 @@ fn messages(rng: &mut StdRng, n: usize) -> Vec<[u8; 32]> {
 /// `n` random points.
 fn points(rng: &mut StdRng, n: usize) -> Vec<RistrettoPoint> {
     (0..n).map(|_| RistrettoPoint::random(rng)).collect()
-}
-
-/// The number of threads rayon's global pool starts with, by rayon's rule.
-fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// Id of a batched bench: batch size and threads, e.g. `8192/threads=2`.
-fn batch_id(n: usize) -> String {
-    format!("{n}/threads={}", rayon_threads())
 }
 
 /// The single operations, each on one core, one element per iteration.
@@ -121,14 +109,14 @@ fn batched_ops(c: &mut Criterion) {
     // Owner side: hash, multiply by a/2, batched double-and-compress.
     let mut g = c.benchmark_group("curve/blind_batch");
     configure(&mut g, 5);
-    g.bench_function(batch_id(BATCH), |bench| bench.iter(|| blind_batch(&a, &dst, black_box(&inputs))));
+    g.bench_function(support::batch_id(BATCH), |bench| bench.iter(|| blind_batch(&a, &dst, black_box(&inputs))));
     g.finish();
 
     // Peer side: decompress and validate, multiply by b/2, batched
     // double-and-compress, truncate.
     let mut g = c.benchmark_group("curve/reblind_to_tags");
     configure(&mut g, 5);
-    g.bench_function(batch_id(BATCH), |bench| {
+    g.bench_function(support::batch_id(BATCH), |bench| {
         bench.iter(|| reblind_to_tags(&b, black_box(&encodings)).expect("valid encodings"))
     });
     g.finish();
@@ -137,7 +125,7 @@ fn batched_ops(c: &mut Criterion) {
     // time per element is the floor cost of one record.
     let mut g = c.benchmark_group("curve/floor");
     configure(&mut g, 10);
-    g.bench_function(batch_id(BATCH), |bench| {
+    g.bench_function(support::batch_id(BATCH), |bench| {
         bench.iter(|| {
             let sent = blind_batch(&a, &dst, black_box(&inputs));
             reblind_to_tags(&b, &sent).expect("own encodings are valid")

@@ -323,6 +323,14 @@ pub struct BenchArgs {
     /// With --segments: the aggregator's labels travel in the clear.
     #[arg(long)]
     pub reveal_segment_sizes: bool,
+    /// Floor samples taken before the match, and as many after it; the
+    /// ratios use their median and report their range.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub floor_samples: usize,
+    /// Records blinded and re-blinded per floor sample (at most both lists'
+    /// records, so a small run stays small).
+    #[arg(long, default_value_t = 16_384, value_name = "N")]
+    pub floor_records: usize,
 }
 
 /// `venn demo`.

@@ -17,6 +17,7 @@ pub struct Server {
     identity: Identity,
     pins: PeerPins,
     net: NetConfig,
+    buffers: SocketBuffers,
 }
 
 impl Server {
@@ -25,8 +26,19 @@ impl Server {
         // The endpoint-wide config is only a fallback: every connection is
         // accepted with its own config so its verifier records its own peer.
         let default = server_config(&identity, pins.clone(), Presented::default(), &net)?;
-        let endpoint = endpoint(addr, Some(default))?;
-        Ok(Self { endpoint, identity, pins, net })
+        let (endpoint, buffers) = endpoint(addr, Some(default))?;
+        Ok(Self { endpoint, identity, pins, net, buffers })
+    }
+
+    /// The listening UDP socket's buffer sizes: what Venn asked for (4 MiB
+    /// each, or what the environment variable `VENN_SOCKET_BUFFER` says, in
+    /// bytes; `0` asks for nothing and keeps the kernel's default) and what
+    /// the kernel reports. Linux caps a request at `net.core.rmem_max` /
+    /// `wmem_max` and reports twice what it granted (the extra half is for
+    /// its own bookkeeping); a socket nobody asked about reports the plain
+    /// `rmem_default`. Dialing asks for the same.
+    pub fn socket_buffers(&self) -> SocketBuffers {
+        self.buffers
     }
 
     /// The bound address (useful with port 0).
@@ -72,7 +84,7 @@ pub async fn connect(
 ) -> Result<PeerConnection, NetError> {
     let local: SocketAddr =
         if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
-    let endpoint = endpoint(local, None)?;
+    let (endpoint, _) = endpoint(local, None)?;
     let presented = Presented::default();
     let config = client_config(identity, pins.clone(), presented.clone(), &net)?;
     // The name is not checked (the verifier pins keys), but TLS needs one.
@@ -91,24 +103,57 @@ pub async fn connect(
 /// dropping datagrams that QUIC would then send again.
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
+/// A UDP socket's buffer sizes: what was asked and what the kernel reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketBuffers {
+    /// Bytes asked for each buffer; `None` when nothing was asked.
+    pub requested: Option<usize>,
+    /// `SO_RCVBUF` as the kernel reports it (0 if it could not be read).
+    pub receive: usize,
+    /// `SO_SNDBUF` as the kernel reports it (0 if it could not be read).
+    pub send: usize,
+}
+
+/// [`SOCKET_BUFFER`], or `VENN_SOCKET_BUFFER` bytes if that is set (`0`:
+/// ask for nothing). An unparsable value is ignored.
+fn socket_buffer_request() -> Option<usize> {
+    match std::env::var("VENN_SOCKET_BUFFER").ok().and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(0) => None,
+        Some(bytes) => Some(bytes),
+        None => Some(SOCKET_BUFFER),
+    }
+}
+
 /// A quinn endpoint on a UDP socket with deep buffers.
-fn endpoint(addr: SocketAddr, server: Option<quinn::ServerConfig>) -> Result<quinn::Endpoint, NetError> {
-    let bind = |addr: SocketAddr| -> std::io::Result<std::net::UdpSocket> {
+fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> Result<(quinn::Endpoint, SocketBuffers), NetError> {
+    let bind = |addr: SocketAddr| -> std::io::Result<(std::net::UdpSocket, SocketBuffers)> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::DGRAM,
             Some(socket2::Protocol::UDP),
         )?;
-        // Best effort: a smaller buffer only costs retransmissions.
-        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        let requested = socket_buffer_request();
+        if let Some(bytes) = requested {
+            // Best effort: a smaller buffer only costs retransmissions.
+            let _ = socket.set_recv_buffer_size(bytes);
+            let _ = socket.set_send_buffer_size(bytes);
+        }
+        let buffers = SocketBuffers {
+            requested,
+            receive: socket.recv_buffer_size().unwrap_or(0),
+            send: socket.send_buffer_size().unwrap_or(0),
+        };
         socket.bind(&addr.into())?;
-        Ok(socket.into())
+        Ok((socket.into(), buffers))
     };
-    let socket = bind(addr).map_err(|source| NetError::Bind { addr, source })?;
+    let (socket, buffers) = bind(addr).map_err(|source| NetError::Bind { addr, source })?;
     let runtime = quinn::default_runtime().ok_or_else(|| NetError::Connect("no async runtime".into()))?;
-    quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime)
-        .map_err(|source| NetError::Bind { addr, source })
+    let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime)
+        .map_err(|source| NetError::Bind { addr, source })?;
+    Ok((endpoint, buffers))
 }
 
 /// Turns a failed handshake into the most useful error: our refusal of the
