@@ -1,56 +1,66 @@
 #!/usr/bin/env bash
-# Runs one `venn bench ... --json` and appends one JSON line to
-# benches/results/NAME.jsonl, so every figure in docs/performance.md and the
-# README can be traced to a raw result and the command that made it.
+# Runs one benchmark command that prints one JSON object on stdout, and
+# appends one JSON line to benches/results/NAME.jsonl, so that every figure
+# in docs/performance.md and the README traces back to a raw result and the
+# command that made it.
 #
-# Usage: benches/record.sh NAME [venn bench flags ...]
-#   e.g. benches/record.sh count-100k --rows 100000
+# Usage, from anywhere (the command runs in the repository root):
+#   benches/record.sh NAME COMMAND [ARG ...]
+#   benches/record.sh count-100k target/release/venn bench --rows 100000 --json
+#   VENN_SOCKET_BUFFER=0 benches/record.sh count-100k-kernel-buffer \
+#       target/release/venn bench --rows 100000 --json
+#   benches/record.sh openmined-100k /tmp/venn-peers-venv/bin/python \
+#       benches/peers/openmined_psi.py --rows 100000
 #
 # The line is
-#   {"recorded_at": UTC time, "command": the bench command as run,
-#    "commit": `git rev-parse HEAD`, "worktree_clean": no tracked file changed,
-#    "machine": {"cpu_model", "cpus", "memory_kib", "kernel"},
+#   {"recorded_at": UTC time, "command": the command as run, with
+#    RAYON_NUM_THREADS / VENN_SOCKET_BUFFER in front when set,
+#    "commit": `git rev-parse HEAD`, "worktree_clean": no tracked file differs,
+#    "machine": {"cpu_model", "cpus", "memory_kib", "kernel", "rmem_max", "rmem_default"},
 #    "loadavg_start": [1, 5, 15 min], "loadavg_end": [...],
-#    "bench": the JSON object `venn bench --json` printed}
+#    "output": the JSON object the command printed}
 #
-# Environment: VENN, the binary (default target/release/venn; build it with
-# `cargo build --release` first). RAYON_NUM_THREADS and VENN_SOCKET_BUFFER
-# pass through to it and show in the recorded command. Needs jq.
+# Build first (`cargo build --release`). Needs jq. Appends nothing if the
+# command fails or prints something that is not one JSON object.
 set -euo pipefail
 
-if [ "$#" -lt 1 ]; then
-    echo "usage: $0 NAME [venn bench flags ...]" >&2
+if [ "$#" -lt 2 ]; then
+    echo "usage: $0 NAME COMMAND [ARG ...]" >&2
     exit 2
 fi
 name="$1"
 shift
 case "$name" in
-    *[!A-Za-z0-9._-]*|'') echo "record.sh: NAME may hold only letters, digits, '.', '_' and '-'" >&2; exit 2 ;;
+    *[!A-Za-z0-9._-]*) echo "record.sh: NAME may hold only letters, digits, '.', '_' and '-'" >&2; exit 2 ;;
 esac
 command -v jq >/dev/null || { echo "record.sh: needs jq" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venn="${VENN:-$root/target/release/venn}"
-[ -x "$venn" ] || { echo "record.sh: no binary at $venn (cargo build --release)" >&2; exit 2; }
-out="$root/benches/results/$name.jsonl"
-mkdir -p "$(dirname "$out")"
+cd "$root"
+out="benches/results/$name.jsonl"
+mkdir -p benches/results
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg | jq -R 'split(" ") | map(tonumber)'; }
+sysctl_or_null() { if [ -r "$1" ]; then cat "$1"; else echo null; fi; }
 
-env_prefix=""
+command_line=""
 for var in RAYON_NUM_THREADS VENN_SOCKET_BUFFER; do
-    if [ -n "${!var+x}" ]; then env_prefix+="$var=${!var} "; fi
+    if [ -n "${!var+x}" ]; then command_line+="$var=${!var} "; fi
 done
-command_line="${env_prefix}${venn#"$root/"} bench $* --json"
+command_line+="$*"
 
 load_start="$(loadavg)"
-bench="$("$venn" bench "$@" --json)"
+output="$("$@")"
 load_end="$(loadavg)"
+jq -e 'type == "object"' <<<"$output" >/dev/null || {
+    echo "record.sh: the command did not print one JSON object; nothing recorded" >&2
+    exit 1
+}
 
-commit="$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
+commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 if [ "$commit" = unknown ]; then
     clean=null
-elif [ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+elif [ -z "$(git status --porcelain --untracked-files=no)" ]; then
     clean=true
 else
     clean=false
@@ -65,10 +75,13 @@ jq -c -n \
     --argjson cpus "$(nproc)" \
     --argjson memory_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
     --arg kernel "$(uname -r)" \
+    --argjson rmem_max "$(sysctl_or_null /proc/sys/net/core/rmem_max)" \
+    --argjson rmem_default "$(sysctl_or_null /proc/sys/net/core/rmem_default)" \
     --argjson loadavg_start "$load_start" \
     --argjson loadavg_end "$load_end" \
-    --argjson bench "$bench" \
+    --argjson output "$output" \
     '{recorded_at: $recorded_at, command: $command, commit: $commit, worktree_clean: $worktree_clean,
-      machine: {cpu_model: $cpu_model, cpus: $cpus, memory_kib: $memory_kib, kernel: $kernel},
-      loadavg_start: $loadavg_start, loadavg_end: $loadavg_end, bench: $bench}' >> "$out"
-echo "record.sh: appended to ${out#"$root/"}: wall ratio $(jq -r .ratio <<<"$bench"), CPU ratio $(jq -r .cpu_ratio <<<"$bench")" >&2
+      machine: {cpu_model: $cpu_model, cpus: $cpus, memory_kib: $memory_kib, kernel: $kernel,
+                rmem_max: $rmem_max, rmem_default: $rmem_default},
+      loadavg_start: $loadavg_start, loadavg_end: $loadavg_end, output: $output}' >> "$out"
+echo "record.sh: appended a line to $out" >&2
