@@ -17,6 +17,18 @@ use venn_ids::IdsError;
 use venn_net::NetError;
 use venn_protocol::{AbortReason, Incompatibility, ProtocolError};
 
+/// A flag value that parses but cannot be used, found after parsing (exit
+/// code 2, like clap's own usage errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The peer could not be reached at all: its name does not resolve, or
+/// nothing answered at its address (exit code 7).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
 /// Kinds of failure with their exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -53,6 +65,12 @@ impl Failure {
             }
             if cause.downcast_ref::<crate::ledger::BudgetExceeded>().is_some() {
                 return Self::Policy;
+            }
+            if cause.downcast_ref::<UsageError>().is_some() {
+                return Self::Usage;
+            }
+            if cause.downcast_ref::<Unreachable>().is_some() {
+                return Self::Network;
             }
         }
         Self::Other

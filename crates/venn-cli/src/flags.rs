@@ -1,6 +1,10 @@
 //! Command-line flags, parsed into plain values. Nothing here does I/O.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand};
 use venn_ids::{EmailProfile, IdType};
@@ -9,12 +13,24 @@ use venn_net::{Fingerprint, NetConfig};
 const ABOUT: &str =
     "Private audience matching: two parties learn how large the overlap of their lists is, and nothing else.";
 
+/// The port `venn serve` listens on and `venn connect` dials when none is given.
+pub const DEFAULT_PORT: u16 = 7447;
+
 const AFTER_HELP: &str = "\
 Examples:
-  venn demo                                   # two parties on this machine, generated data
-  venn keygen --out ~/.venn/brand             # once per party; share the printed fingerprint
-  venn serve   --listen 0.0.0.0:7447 --identity ~/.venn/platform --peer-fingerprint <brand's> --input platform.csv --id-column email_sha256 --id-type email-sha256
-  venn connect --peer platform.example:7447  --identity ~/.venn/brand    --peer-fingerprint <platform's> --input customers.csv --id-column email
+  venn demo                                # two parties on this machine, generated data
+  venn keygen --out ~/.venn/brand          # once per party; share the printed fingerprint
+  venn fingerprint ~/.venn/brand           # print it again later
+
+  # the platform
+  venn serve --listen 0.0.0.0:7447 --identity ~/.venn/platform \\
+    --peer-fingerprint BRAND_FINGERPRINT \\
+    --input users.csv --id-column email_sha256 --id-type email-sha256
+
+  # the brand
+  venn connect --peer platform.example.com:7447 --identity ~/.venn/brand \\
+    --peer-fingerprint PLATFORM_FINGERPRINT \\
+    --input customers.csv --id-column email --id-type email
 
 Exit codes: 0 success, 1 other, 2 usage, 3 bad input, 4 policy refusal,
 5 peer authentication failure, 6 peer protocol violation, 7 network failure.";
@@ -25,14 +41,11 @@ Exit codes: 0 success, 1 other, 2 usage, 3 bad input, 4 policy refusal,
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). Logs never
     /// contain identifiers.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
     /// No progress bars.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
-    /// Threads for the curve work (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
-    pub threads: Option<usize>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -47,17 +60,17 @@ pub enum Command {
     Demo(DemoArgs),
     /// Wait for the peer and run one match with it.
     #[command(
-        after_help = "Examples:\n  venn serve --listen 0.0.0.0:7447 --identity ./me --peer-fingerprint 3f2a91c0... --input list.csv --id-column email --report overlap.json\n  venn serve --max-sessions 4 --peers brands.txt --report-dir reports/ --identity ./me --input list.csv --id-column email   # a service; stop it with SIGTERM"
+        after_help = "Examples:\n  venn serve --listen 0.0.0.0:7447 --identity ~/.venn/platform \\\n    --peer-fingerprint BRAND_FINGERPRINT \\\n    --input users.csv --id-column email_sha256 --id-type email-sha256 --report overlap.json\n\n  # a service for many brands; stop it with SIGTERM or Ctrl-C\n  venn serve --max-sessions 4 --peers-file brands.txt --report-dir reports/ \\\n    --identity ~/.venn/platform --input users.csv --id-column email_sha256 --id-type email-sha256"
     )]
     Serve(ServeArgs),
     /// Dial the peer and run one match with it.
     #[command(
-        after_help = "Example:\n  venn connect --peer 203.0.113.7:7447 --identity ./me --peer-fingerprint 9b1d0e77... --input list.csv --id-column email --report overlap.json"
+        after_help = "Example:\n  venn connect --peer platform.example.com:7447 --identity ~/.venn/brand \\\n    --peer-fingerprint PLATFORM_FINGERPRINT \\\n    --input customers.csv --id-column email --id-type email --report overlap.json"
     )]
     Connect(ConnectArgs),
     /// Write two synthetic audiences with a known overlap.
     #[command(
-        after_help = "Example:\n  venn gen --rows-a 100000 --rows-b 100000 --overlap 25000 --seed 7 --out-a brand.csv --out-b platform.csv --format-b sha256"
+        after_help = "Example:\n  venn gen --rows-a 100000 --rows-b 100000 --overlap 25000 --seed 7 \\\n    --out-a customers.csv --out-b users.csv --format-a messy --format-b sha256"
     )]
     Gen(GenArgs),
     /// Measure end-to-end throughput against the curve-arithmetic floor:
@@ -71,6 +84,62 @@ pub enum Command {
     /// its fingerprint.
     #[command(after_help = "Example:\n  venn keygen --out ~/.venn/brand")]
     Keygen(KeygenArgs),
+    /// Print the fingerprint of an identity made by `venn keygen`, to send
+    /// to the peer again.
+    #[command(after_help = "Example:\n  venn fingerprint ~/.venn/brand")]
+    Fingerprint(FingerprintArgs),
+}
+
+/// How much of the machine the curve work may use.
+#[derive(Debug, Clone, Args)]
+pub struct CurveArgs {
+    /// Threads for the curve work (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl CurveArgs {
+    /// Sizes rayon's global pool, which all curve work runs on.
+    pub fn apply(&self) -> anyhow::Result<()> {
+        if let Some(threads) = self.threads {
+            rayon::ThreadPoolBuilder::new().num_threads(threads as usize).build_global()?;
+        }
+        Ok(())
+    }
+}
+
+/// `--listen`: `HOST:PORT`, or a bare port to listen on every interface.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    value.parse().map_err(|_| {
+        format!("expected ADDRESS:PORT such as 0.0.0.0:{DEFAULT_PORT} or [::]:{DEFAULT_PORT}, or a bare port such as {DEFAULT_PORT}")
+    })
+}
+
+/// `--peer`: `HOST:PORT`, `HOST` (port 7447), `[IPv6]:PORT` or a bare IPv6
+/// address. Returns `HOST:PORT`, ready to resolve.
+pub fn parse_peer(value: &str) -> Result<String, String> {
+    let expected =
+        || format!("expected HOST:PORT such as platform.example.com:{DEFAULT_PORT} or 203.0.113.7:{DEFAULT_PORT}");
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(expected());
+    }
+    if value.parse::<SocketAddr>().is_ok() {
+        return Ok(value.to_owned());
+    }
+    if let Ok(ip) = value.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT).to_string());
+    }
+    match value.rsplit_once(':') {
+        None => Ok(format!("{value}:{DEFAULT_PORT}")),
+        Some((host, port)) if !host.is_empty() && !host.contains(':') && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_owned())
+        }
+        Some(_) => Err(expected()),
+    }
 }
 
 /// Where the identifiers come from.
@@ -149,8 +218,14 @@ pub struct SessionArgs {
     /// Seconds without protocol progress (connection alive) before giving up.
     #[arg(long, default_value_t = NetConfig::default().stall_timeout.as_secs(), value_name = "SECS")]
     pub stall_timeout: u64,
-    /// Seconds to wait for the connection and handshake.
-    #[arg(long, default_value_t = NetConfig::default().handshake_timeout.as_secs(), value_name = "SECS")]
+    /// Seconds to wait for the peer to answer and the handshake to finish
+    /// (`venn connect` gives up dialing after this long).
+    #[arg(
+        long,
+        visible_alias = "connect-timeout",
+        default_value_t = NetConfig::default().handshake_timeout.as_secs(),
+        value_name = "SECS"
+    )]
     pub handshake_timeout: u64,
 }
 
@@ -188,8 +263,9 @@ impl SessionArgs {
 /// `venn serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (UDP).
-    #[arg(long, default_value = "0.0.0.0:7447", value_name = "ADDR")]
+    /// Address to listen on (UDP): ADDRESS:PORT, or a bare port for every
+    /// interface. Port 0 takes any free port; the address is printed once bound.
+    #[arg(long, default_value = "0.0.0.0:7447", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Keep serving, up to N sessions at once, each with any allowed peer,
     /// until SIGTERM or Ctrl-C. Without it, `serve` runs one session and
@@ -203,9 +279,10 @@ pub struct ServeArgs {
     )]
     pub max_sessions: Option<u32>,
     /// With --max-sessions: a file of allowed peer fingerprints, one per
-    /// line; `#` starts a comment.
-    #[arg(long, value_name = "PATH", requires = "max_sessions")]
-    pub peers: Option<PathBuf>,
+    /// line; `#` starts a comment. (Not to be confused with `connect
+    /// --peer`, an address.)
+    #[arg(long, alias = "peers", value_name = "PATH", requires = "max_sessions")]
+    pub peers_file: Option<PathBuf>,
     /// With --max-sessions: the directory for one JSON report per session,
     /// named <peer short form>-<session id>.json.
     #[arg(long, value_name = "DIR", requires = "max_sessions")]
@@ -220,13 +297,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub session: SessionArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub curve: CurveArgs,
 }
 
 /// `venn connect`.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
-    /// The peer's address, HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The peer's address, HOST:PORT (the port defaults to 7447).
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
     pub peer: String,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -234,6 +314,9 @@ pub struct ConnectArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub session: SessionArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub curve: CurveArgs,
 }
 
 /// `venn gen`.
@@ -273,13 +356,21 @@ pub struct KeygenArgs {
     pub out: PathBuf,
 }
 
+/// `venn fingerprint`.
+#[derive(Debug, Clone, Args)]
+pub struct FingerprintArgs {
+    /// The identity directory (`venn keygen --out DIR`).
+    #[arg(value_name = "DIR")]
+    pub identity: PathBuf,
+}
+
 /// `venn agreement ...`.
 #[derive(Debug, Subcommand)]
 pub enum AgreementCommand {
     /// Write a commented template: purpose, both fingerprints and roles,
     /// each side's segment columns and values, the policy.
     #[command(
-        after_help = "Example:\n  venn agreement init --out agreement.toml --receiver <brand's FP> --aggregator <platform's FP>"
+        after_help = "Example:\n  venn agreement init --out agreement.toml \\\n    --receiver BRAND_FINGERPRINT --aggregator PLATFORM_FINGERPRINT"
     )]
     Init(AgreementInitArgs),
 }
@@ -331,6 +422,9 @@ pub struct BenchArgs {
     /// records, so a small run stays small).
     #[arg(long, default_value_t = 16_384, value_name = "N")]
     pub floor_records: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub curve: CurveArgs,
 }
 
 /// `venn demo`.
@@ -366,6 +460,9 @@ pub struct DemoArgs {
     /// Exact counts: no noise, complementary suppression instead.
     #[arg(long)]
     pub exact: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub curve: CurveArgs,
 }
 
 #[cfg(test)]
@@ -390,6 +487,85 @@ mod tests {
         assert_eq!(s.input.id_type, IdType::Email);
         assert_eq!(s.session.size_settings().overlay(Policy::default()).unwrap(), Policy::default());
         assert_eq!(s.listen.port(), 7447);
+    }
+
+    #[test]
+    fn peer_address_forms() {
+        assert_eq!(parse_peer("platform.example.com:9000").unwrap(), "platform.example.com:9000");
+        assert_eq!(parse_peer("platform.example.com").unwrap(), "platform.example.com:7447");
+        assert_eq!(parse_peer("127.0.0.1").unwrap(), "127.0.0.1:7447");
+        assert_eq!(parse_peer("127.0.0.1:7000").unwrap(), "127.0.0.1:7000");
+        assert_eq!(parse_peer("::1").unwrap(), "[::1]:7447");
+        assert_eq!(parse_peer("[::1]").unwrap(), "[::1]:7447");
+        assert_eq!(parse_peer("[::1]:9").unwrap(), "[::1]:9");
+        for bad in ["", "host:", "host:port", "host:0", "host:70000", ":7447", "a:b:c"] {
+            let err = parse_peer(bad).unwrap_err();
+            assert!(err.contains("expected HOST:PORT such as platform.example.com:7447"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn listen_address_forms() {
+        assert_eq!(parse_listen("7447").unwrap(), "0.0.0.0:7447".parse().unwrap());
+        assert_eq!(parse_listen("0").unwrap().port(), 0);
+        assert_eq!(parse_listen("127.0.0.1:9").unwrap(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(parse_listen("[::]:7447").unwrap(), "[::]:7447".parse().unwrap());
+        for bad in ["", "localhost:7447", "7447x", "0.0.0.0"] {
+            assert!(parse_listen(bad).unwrap_err().contains("or a bare port such as 7447"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_peer_without_port_and_a_bare_listen_port_parse() {
+        let cli = Cli::try_parse_from([
+            "venn",
+            "connect",
+            "--peer",
+            "10.0.0.5",
+            "--identity",
+            "me",
+            "--peer-fingerprint",
+            &"ab".repeat(32),
+            "--input",
+            "x",
+            "--connect-timeout",
+            "5",
+            "--threads",
+            "1",
+        ])
+        .unwrap();
+        let Command::Connect(c) = cli.command else { panic!("not connect") };
+        assert_eq!(c.peer, "10.0.0.5:7447");
+        assert_eq!(c.session.net().handshake_timeout, Duration::from_secs(5));
+        assert_eq!(c.curve.threads, Some(1));
+        let err = Cli::try_parse_from(["venn", "keygen", "--out", "d", "--threads", "2"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "--threads only where curve work runs");
+    }
+
+    #[test]
+    fn peers_file_keeps_its_old_name() {
+        for flag in ["--peers-file", "--peers"] {
+            let cli = Cli::try_parse_from([
+                "venn",
+                "serve",
+                "--listen",
+                "7447",
+                "--max-sessions",
+                "2",
+                flag,
+                "brands.txt",
+                "--report-dir",
+                "r",
+                "--identity",
+                "me",
+                "--input",
+                "x",
+            ])
+            .unwrap();
+            let Command::Serve(s) = cli.command else { panic!("not serve") };
+            assert_eq!(s.peers_file, Some(PathBuf::from("brands.txt")), "{flag}");
+            assert_eq!(s.listen, "0.0.0.0:7447".parse().unwrap());
+        }
     }
 
     #[test]

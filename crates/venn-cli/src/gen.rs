@@ -5,7 +5,7 @@ use std::{fs::File, io::BufWriter, path::Path};
 use anyhow::Context;
 use venn_ids::synthetic::{generate, true_overlap, write_csv, Person, SideFormat, SyntheticSpec};
 
-use crate::flags::GenArgs;
+use crate::{exit::UsageError, flags::GenArgs, report::group};
 
 /// Parses `plain`, `messy` or `sha256`.
 pub fn side_format(name: &str) -> anyhow::Result<SideFormat> {
@@ -26,17 +26,26 @@ pub fn write_side(people: &[Person], format: SideFormat, path: &Path) -> anyhow:
 /// Generates both files and prints the true overlap.
 pub fn run(args: &GenArgs) -> anyhow::Result<()> {
     let (format_a, format_b) = (side_format(&args.format_a)?, side_format(&args.format_b)?);
+    if args.overlap > args.rows_a.min(args.rows_b) {
+        return Err(UsageError(format!(
+            "--overlap {} is larger than the smaller list ({} rows): the overlap can be at most {}",
+            group(args.overlap as u64),
+            group(args.rows_a.min(args.rows_b) as u64),
+            group(args.rows_a.min(args.rows_b) as u64)
+        ))
+        .into());
+    }
     let spec = SyntheticSpec { rows_a: args.rows_a, rows_b: args.rows_b, overlap: args.overlap, seed: args.seed };
     let (a, b) = generate(&spec)?;
     write_side(&a, format_a, &args.out_a)?;
     write_side(&b, format_b, &args.out_b)?;
     println!(
         "Wrote {} rows to {} and {} rows to {}; true overlap {}.",
-        a.len(),
+        group(a.len() as u64),
         args.out_a.display(),
-        b.len(),
+        group(b.len() as u64),
         args.out_b.display(),
-        true_overlap(&a, &b)
+        group(true_overlap(&a, &b) as u64)
     );
     Ok(())
 }

@@ -7,6 +7,8 @@ use serde::Serialize;
 use venn_ids::{EmailProfile, IdType, ReadOptions, Region};
 use venn_protocol::{Element, ElementSet, LabeledSet};
 
+use crate::report::group;
+
 /// Where a party's identifiers come from and how to read them.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
@@ -59,6 +61,22 @@ pub struct InputStats {
 pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
     let outcome = crate::stable::read_identifiers_stable(&spec.path, &spec.options)
         .with_context(|| format!("cannot use input {}", spec.path.display()))?;
+    outcome.ensure_usable(&spec.path, &spec.options)?;
+    if let Some(shape) = outcome.likely_type_mismatch(spec.options.id_type) {
+        if outcome.skipped() > outcome.valid {
+            let types: Vec<&str> = shape.id_types().iter().map(|t| t.name()).collect();
+            eprintln!(
+                "venn: warning: {} of {} rows of {} were skipped and most of them look like {}: is --id-type {} \
+                 right (rather than {})?",
+                group(outcome.skipped()),
+                group(outcome.rows_read),
+                spec.path.display(),
+                shape.describe(),
+                spec.options.id_type,
+                types.join(" or ")
+            );
+        }
+    }
     let stats = InputStats {
         path: spec.path.display().to_string(),
         id_column: spec.options.id_column.clone(),

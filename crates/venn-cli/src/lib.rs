@@ -73,15 +73,15 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("VENN_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour codes only for a person at a terminal, never into a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(threads) = cli.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global()?;
-    }
     match &cli.command {
         Command::Keygen(args) => keygen::run(args),
+        Command::Fingerprint(args) => keygen::print_fingerprint(args),
         Command::Gen(args) => gen::run(args),
         Command::Agreement(AgreementCommand::Init(args)) => {
             anyhow::ensure!(!args.out.exists(), "{} exists; choose another path", args.out.display());
@@ -93,18 +93,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Demo(args) => runtime()?.block_on(demo::run(args, cli.quiet)),
-        Command::Bench(args) => runtime()?.block_on(bench::run(args)),
+        Command::Demo(args) => {
+            args.curve.apply()?;
+            runtime()?.block_on(demo::run(args, cli.quiet))
+        }
+        Command::Bench(args) => {
+            args.curve.apply()?;
+            runtime()?.block_on(bench::run(args))
+        }
         Command::Serve(args) if args.max_sessions.is_some() => {
+            args.curve.apply()?;
             let max = args.max_sessions.unwrap_or(1) as usize;
             runtime()?.block_on(serve_many::run(args, max))
         }
         Command::Serve(args) => {
+            args.curve.apply()?;
             let reach = party::Reach::Serve(args.listen);
             let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;
             party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())
         }
         Command::Connect(args) => {
+            args.curve.apply()?;
             let reach = party::Reach::Connect(args.peer.clone());
             let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;
             party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, path::Path, time::Instant};
 
 use anyhow::Context;
 use venn_ids::{LabelScheme, Region};
-use venn_net::{connect, run_machine, Fingerprint, Identity, NetConfig, PeerConnection, PeerPins, Server};
+use venn_net::{connect, run_machine, Fingerprint, NetConfig, NetError, PeerConnection, PeerPins, Server};
 use venn_protocol::{
     Event, Incompatibility, Policy, ProtocolError, Role, SegmentConfig, SegmentOutcome, SegmentSession, Session,
     SessionConfig, Side, MAX_SEGMENT_LABELS,
@@ -13,6 +13,7 @@ use venn_protocol::{
 
 use crate::{
     agreement::Agreement,
+    exit::{Unreachable, UsageError},
     flags::{InputArgs, SessionArgs},
     input::{load, Input, InputSpec},
     ledger::{default_path, Ledger},
@@ -93,7 +94,7 @@ pub fn input_spec(args: &InputArgs) -> anyhow::Result<InputSpec> {
 /// Runs one party of `venn serve` or `venn connect`.
 pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: bool) -> anyhow::Result<Report> {
     let spec = input_spec(input)?;
-    let identity = Identity::load(&session.identity).context("cannot load this party's identity")?;
+    let identity = crate::keygen::load(&session.identity)?;
     let own = identity.fingerprint();
     // Without an agreement, our file and flags set our policy. With one, the
     // agreement sets it and our file and flags can only tighten it.
@@ -155,6 +156,7 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
             (theirs.fingerprint, Some(plan))
         }
     };
+    refuse_own_fingerprint(&[peer_fp], own)?;
     let pins = PeerPins::new([peer_fp]);
     let params = SessionParams { policy, batch_size: session.batch_size, net: session.net() };
     let net = params.net;
@@ -174,16 +176,60 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
         }
         Reach::Connect(peer) => {
             let reach = || async move {
-                let addr = tokio::net::lookup_host(peer.as_str())
-                    .await
-                    .with_context(|| format!("cannot resolve peer address {peer}"))?
-                    .next()
-                    .with_context(|| format!("peer address {peer} resolves to nothing"))?;
-                Ok(connect(addr, &identity, pins, net).await?)
+                let addr = resolve(&peer).await?;
+                let resolved = if peer == addr.to_string() { String::new() } else { format!(" ({addr})") };
+                eprintln!(
+                    "venn: dialing {peer}{resolved} for peer {}; giving up after {} s (--connect-timeout)",
+                    peer_fp.short(),
+                    net.handshake_timeout.as_secs()
+                );
+                connect(addr, &identity, pins, net).await.map_err(|e| explain_dial_failure(e, &peer, addr))
             };
             match_with("connect", own, spec, params, plan, quiet, reach, |_| {}).await
         }
     }
+}
+
+/// Refuses to pin this party's own fingerprint as a peer's: a copy-paste
+/// slip that would otherwise end in an authentication failure on both sides.
+pub fn refuse_own_fingerprint(peers: &[Fingerprint], own: Fingerprint) -> anyhow::Result<()> {
+    if peers.contains(&own) {
+        return Err(UsageError(format!(
+            "--peer-fingerprint {} is this party's own fingerprint (of --identity): pin the other party's, \
+             which they print with `venn fingerprint DIR`",
+            own.short()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The first address `peer` (HOST:PORT) resolves to.
+async fn resolve(peer: &str) -> anyhow::Result<SocketAddr> {
+    let unreachable = |why: String| {
+        Unreachable(format!("cannot resolve the peer's address {peer}: {why}; check the host name (and DNS)"))
+    };
+    tokio::net::lookup_host(peer)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .next()
+        .ok_or_else(|| unreachable("it resolves to no address".to_owned()).into())
+}
+
+/// A dial that got no answer says what to check.
+fn explain_dial_failure(error: NetError, peer: &str, addr: SocketAddr) -> anyhow::Error {
+    let silent = matches!(&error, NetError::Timeout { .. })
+        || matches!(&error, NetError::Connect(why) if why.contains("timed out"));
+    let hint = if silent {
+        format!(
+            "no answer from {peer}: check that `venn serve` is running there, that UDP port {} is open \
+             in its firewall, and that the address is right (or raise --connect-timeout)",
+            addr.port()
+        )
+    } else {
+        format!("cannot connect to {peer} ({addr})")
+    };
+    anyhow::Error::new(error).context(hint)
 }
 
 /// Reads the input, then reaches the peer with `reach`, then matches. A

@@ -299,15 +299,7 @@ impl Report {
 
 /// `1234567` as `1,234,567`.
 pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    venn_ids::group_digits(n)
 }
 
 /// `3145728` as `3.0 MiB`.

@@ -41,7 +41,7 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinSet,
 };
-use venn_net::{run_machine_until, Fingerprint, Identity, NetError, PeerConnection, PeerPins, Server};
+use venn_net::{run_machine_until, Fingerprint, NetError, PeerConnection, PeerPins, Server};
 use venn_protocol::{Policy, Session, SessionConfig};
 
 use crate::{
@@ -73,12 +73,12 @@ pub fn read_peers(path: &Path) -> anyhow::Result<Vec<Fingerprint>> {
 /// The allowed peers: the flags, then the file, without repeats.
 fn allowed_peers(args: &ServeArgs) -> anyhow::Result<Vec<Fingerprint>> {
     let mut peers = args.session.peer_fingerprint.clone();
-    if let Some(path) = &args.peers {
+    if let Some(path) = &args.peers_file {
         peers.extend(read_peers(path)?);
     }
     let mut seen = std::collections::HashSet::new();
     peers.retain(|p| seen.insert(*p));
-    anyhow::ensure!(!peers.is_empty(), "no allowed peer: give --peer-fingerprint or --peers");
+    anyhow::ensure!(!peers.is_empty(), "no allowed peer: give --peer-fingerprint or --peers-file");
     Ok(peers)
 }
 
@@ -107,8 +107,9 @@ pub async fn run(args: &ServeArgs, max_sessions: usize) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the report directory {}", report_dir.display()))?;
     let peers = allowed_peers(args)?;
     let spec = input_spec(&args.input)?;
-    let identity = Identity::load(&args.session.identity).context("cannot load this party's identity")?;
+    let identity = crate::keygen::load(&args.session.identity)?;
     let own = identity.fingerprint();
+    crate::party::refuse_own_fingerprint(&peers, own)?;
     // As for a one-session match without an agreement: our policy file,
     // then our flags.
     let local = match &args.session.policy_file {
@@ -124,8 +125,8 @@ pub async fn run(args: &ServeArgs, max_sessions: usize) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let server = Arc::new(Server::bind(args.listen, identity, PeerPins::new(peers.iter().copied()), params.net)?);
     eprintln!(
-        "venn: serving up to {max_sessions} sessions at once on {} as {own} (short {}); {} allowed peers; \
-         {} distinct identifiers; reports in {}",
+        "venn: listening on {} as {own} (short {}); serving up to {max_sessions} sessions at once to {} allowed \
+         peers; {} distinct identifiers; reports in {}",
         server.local_addr()?,
         own.short(),
         peers.len(),

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::skip::SkipReason;
+use crate::{
+    shape::Shape,
+    skip::{SkipCounts, SkipReason},
+    IdType,
+};
 
 /// Most column names a [`IdsError::MissingColumn`] message lists before it
 /// says how many more there are, so that a garbage header (say, one 10 MB
@@ -66,6 +70,29 @@ pub enum IdsError {
         /// The ambiguous column name.
         column: String,
     },
+    /// The file is UTF-16 text (a spreadsheet's "Unicode text" export).
+    #[error("{} is UTF-16 text: save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet, or `iconv -f UTF-16 -t UTF-8`)", .path.display())]
+    Utf16 {
+        /// The file that was read.
+        path: PathBuf,
+    },
+    /// Every data row was skipped: usually the wrong `--id-type` or
+    /// `--id-column`.
+    #[error("{}", nothing_usable(.path, *.rows, .reasons, .column, *.id_type, *.shape))]
+    NothingUsable {
+        /// The file that was read.
+        path: PathBuf,
+        /// Data rows read, all skipped.
+        rows: u64,
+        /// Why they were skipped (boxed: errors stay small).
+        reasons: Box<SkipCounts>,
+        /// The identifier column.
+        column: String,
+        /// The type the column was read as.
+        id_type: IdType,
+        /// The shape most skipped fields share, when another type reads it.
+        shape: Option<Shape>,
+    },
     /// Strict mode only: the first row that would have been skipped.
     #[error(
         "{} line {line}: {reason} ({}); strict mode stops at the first invalid row",
@@ -80,6 +107,55 @@ pub enum IdsError {
         /// Why the row is invalid.
         reason: SkipReason,
     },
+}
+
+/// "all 1,000 rows of x.csv were skipped (1,000 malformed_email): column
+/// "c" looks like SHA-256 hex digests; read it with --id-type email-sha256
+/// (or phone-sha256)".
+fn nothing_usable(
+    path: &std::path::Path,
+    rows: u64,
+    reasons: &SkipCounts,
+    column: &str,
+    id_type: IdType,
+    shape: Option<Shape>,
+) -> String {
+    let why: Vec<String> =
+        reasons.iter().filter(|&(_, n)| n > 0).map(|(r, n)| format!("{} {r}", group_digits(n))).collect();
+    let mut out = format!(
+        "all {} rows of {} were skipped ({}), so nothing is left to match",
+        group_digits(rows),
+        path.display(),
+        why.join(", ")
+    );
+    match shape {
+        Some(shape) => {
+            let types: Vec<&str> = shape.id_types().iter().map(|t| t.name()).collect();
+            out += &format!(
+                ": column {column:?} looks like {} rather than --id-type {id_type}; read it with --id-type {}",
+                shape.describe(),
+                types[0]
+            );
+            if types.len() > 1 {
+                out += &format!(" (or {})", types[1..].join(", "));
+            }
+        }
+        None => out += &format!(": check that --id-column {column:?} and --id-type {id_type} describe the file"),
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`: every count a person reads has separators.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether a header name looks like an identifier rather than a column

@@ -30,6 +30,7 @@ mod lines;
 mod normalize;
 mod read;
 mod segments;
+mod shape;
 mod skip;
 pub mod synthetic;
 
@@ -37,7 +38,7 @@ pub mod synthetic;
 mod prop_tests;
 
 pub use digest::{digest, IdDigest};
-pub use error::{IdsError, ParseNameError};
+pub use error::{group_digits, IdsError, ParseNameError};
 pub use id_type::{EmailProfile, IdKind, IdType};
 pub use normalize::{
     canonical_maid, normalize_email, normalize_email_into, normalize_maid, normalize_phone, normalize_phone_into,
@@ -45,6 +46,7 @@ pub use normalize::{
 };
 pub use read::{read_identifiers, read_identifiers_from, ReadOptions, ReadOutcome};
 pub use segments::{LabelScheme, SegmentColumn, OTHER};
+pub use shape::{Shape, ShapeCounts};
 pub use skip::{SkipCounts, SkipReason};
 
 /// A country, as `libphonenumber` names it (`Region::US`, `"GB".parse()`),

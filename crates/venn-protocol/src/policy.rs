@@ -50,11 +50,29 @@ impl std::fmt::Display for Side {
     }
 }
 
+/// A count as a person reads it: `1234567` shows as `1,234,567`.
+struct Thousands(u64);
+
+impl std::fmt::Display for Thousands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.0.to_string();
+        let head = digits.len() % 3;
+        f.write_str(&digits[..head])?;
+        for (i, chunk) in digits.as_bytes()[head..].chunks(3).enumerate() {
+            if head > 0 || i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(std::str::from_utf8(chunk).map_err(|_| std::fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A set size outside the merged policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyViolation {
     /// Below `min_set_size`.
-    #[error("{side} set has {size} identifiers, below the minimum of {min}")]
+    #[error("{side} set has {} identifiers, below the minimum of {}", Thousands(*.size), Thousands(*.min))]
     TooSmall {
         /// Whose set.
         side: Side,
@@ -64,7 +82,7 @@ pub enum PolicyViolation {
         min: u64,
     },
     /// Above `max_set_size`.
-    #[error("{side} set has {size} identifiers, above the maximum of {max}")]
+    #[error("{side} set has {} identifiers, above the maximum of {}", Thousands(*.size), Thousands(*.max))]
     TooLarge {
         /// Whose set.
         side: Side,
@@ -147,5 +165,14 @@ mod tests {
         assert_eq!(p.check(Side::Own, 15), Ok(()));
         assert_eq!(p.check(Side::Peer, 9), Err(PolicyViolation::TooSmall { side: Side::Peer, size: 9, min: 10 }));
         assert_eq!(p.check(Side::Own, 21), Err(PolicyViolation::TooLarge { side: Side::Own, size: 21, max: 20 }));
+    }
+
+    #[test]
+    fn sizes_read_with_separators() {
+        for (n, shown) in [(0, "0"), (999, "999"), (1_000, "1,000"), (123_456, "123,456"), (1_234_567, "1,234,567")] {
+            assert_eq!(Thousands(n).to_string(), shown);
+        }
+        let refusal = PolicyViolation::TooSmall { side: Side::Own, size: 999, min: 1_000 };
+        assert_eq!(refusal.to_string(), "our set has 999 identifiers, below the minimum of 1,000");
     }
 }

@@ -20,6 +20,7 @@ use crate::id_type::{EmailProfile, IdType};
 use crate::lines::LineTracker;
 use crate::normalize::Normalizer;
 use crate::segments::LabelScheme;
+use crate::shape::{Shape, ShapeCounts};
 use crate::skip::{SkipCounts, SkipReason};
 
 /// The UTF-8 byte-order mark some spreadsheet exports put before the header.
@@ -84,6 +85,9 @@ pub struct ReadOutcome {
     pub duplicates: u64,
     /// Rows that produced no digest, by reason.
     pub skipped_by_reason: SkipCounts,
+    /// The shapes of the skipped fields (counts only), to tell a wrong
+    /// `--id-type` from dirty data.
+    pub skipped_shapes: ShapeCounts,
 }
 
 impl ReadOutcome {
@@ -95,6 +99,29 @@ impl ReadOutcome {
     /// Rows skipped for any reason.
     pub fn skipped(&self) -> u64 {
         self.skipped_by_reason.total()
+    }
+
+    /// The shape most skipped fields share, when `id_type` does not read it:
+    /// the column probably holds that shape, and another `--id-type` would
+    /// read it.
+    pub fn likely_type_mismatch(&self, id_type: IdType) -> Option<Shape> {
+        self.skipped_shapes.likely_mismatch(self.skipped(), id_type)
+    }
+
+    /// Refuses a file whose rows were all skipped, saying why and, when the
+    /// skipped fields share a shape, which `--id-type` reads them.
+    pub fn ensure_usable(&self, source: &Path, options: &ReadOptions) -> Result<(), IdsError> {
+        if self.valid > 0 || self.rows_read == 0 {
+            return Ok(());
+        }
+        Err(IdsError::NothingUsable {
+            path: source.to_path_buf(),
+            rows: self.rows_read,
+            reasons: Box::new(self.skipped_by_reason),
+            column: options.id_column.clone(),
+            id_type: options.id_type,
+            shape: self.likely_type_mismatch(options.id_type),
+        })
     }
 }
 
@@ -135,6 +162,9 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
     if !header {
         return Err(IdsError::NoHeader { path: path() });
     }
+    if is_utf16(&record) {
+        return Err(IdsError::Utf16 { path: path() });
+    }
     let names = header_names(&record);
     let id_index = column_index(&names, &options.id_column, source)?;
     let segment_indices = options
@@ -150,6 +180,7 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
     let mut labels: Vec<u64> = Vec::new();
     let mut rows_read = 0u64;
     let mut skipped = SkipCounts::default();
+    let mut shapes = ShapeCounts::default();
 
     while next_record(&mut reader, &mut record, source)? {
         rows_read += 1;
@@ -166,6 +197,7 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
                     return Err(IdsError::InvalidRow { path: path(), line: record_line(&mut reader, &record), reason });
                 }
                 skipped.add(reason);
+                shapes.add(record.get(id_index).unwrap_or_default());
             }
         }
     }
@@ -182,7 +214,15 @@ pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOpt
         digests.dedup();
     }
     let duplicates = valid - digests.len() as u64;
-    Ok(ReadOutcome { duplicates, digests, labels, rows_read, valid, skipped_by_reason: skipped })
+    Ok(ReadOutcome {
+        duplicates,
+        digests,
+        labels,
+        rows_read,
+        valid,
+        skipped_by_reason: skipped,
+        skipped_shapes: shapes,
+    })
 }
 
 type CsvReader<R> = csv::Reader<LineTracker<R>>;
@@ -205,6 +245,14 @@ fn next_record<R: Read>(reader: &mut CsvReader<R>, record: &mut ByteRecord, sour
 fn record_line<R: Read>(reader: &mut CsvReader<R>, record: &ByteRecord) -> u64 {
     let byte = record.position().map_or(0, |p| p.byte());
     reader.get_mut().line_at(byte)
+}
+
+/// Whether the header row is UTF-16 text read as bytes: a UTF-16 byte-order
+/// mark, or the NUL bytes that UTF-16 puts beside every ASCII character
+/// (no CSV header of a UTF-8 file holds a NUL).
+fn is_utf16(header: &ByteRecord) -> bool {
+    let bytes = header.as_slice();
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) || bytes.contains(&0)
 }
 
 /// Header names as text: lossy UTF-8, BOM removed, whitespace trimmed.

@@ -401,3 +401,50 @@ fn default_region_applies_when_reading() {
     let o = read(b"phone\n020 7946 0958\n", &options).unwrap();
     assert_eq!(o.digests, vec![digest(IdKind::Phone, &sha256(b"+442079460958"))]);
 }
+
+#[test]
+fn rejects_utf16_with_a_byte_order_mark() {
+    let text = "email\nalice@example.com\n";
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let err = read(&le, &ReadOptions::new("email", IdType::Email)).unwrap_err();
+    assert!(matches!(err, IdsError::Utf16 { .. }), "{err}");
+    assert!(err.to_string().contains("save it as UTF-8"), "{err}");
+}
+
+#[test]
+fn rejects_utf16_without_a_byte_order_mark() {
+    let be: Vec<u8> = "email\nalice@example.com\n".encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let err = read(&be, &ReadOptions::new("email", IdType::Email)).unwrap_err();
+    assert!(matches!(err, IdsError::Utf16 { .. }), "{err}");
+}
+
+#[test]
+fn a_hashed_column_read_as_email_names_the_right_type() {
+    let rows: String = (0..3).map(|i| format!("{}\n", hex::encode(sha256(format!("p{i}@x.com").as_bytes())))).collect();
+    let options = ReadOptions::new("email", IdType::Email);
+    let outcome = read(format!("email\n{rows}").as_bytes(), &options).unwrap();
+    assert_eq!(outcome.skipped_by_reason.get(SkipReason::MalformedEmail), 3);
+    let err = outcome.ensure_usable(Path::new("test.csv"), &options).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, IdsError::NothingUsable { rows: 3, shape: Some(Shape::Sha256Hex), .. }), "{message}");
+    assert!(message.contains("all 3 rows of test.csv were skipped (3 malformed_email)"), "{message}");
+    assert!(message.contains("--id-type email-sha256 (or phone-sha256)"), "{message}");
+    assert!(!message.contains("@x.com"), "no identifier in the message: {message}");
+}
+
+#[test]
+fn a_file_with_valid_rows_or_no_rows_is_usable() {
+    let options = ReadOptions::new("email", IdType::Email);
+    let some = emails("email\nalice@example.com\nnot-an-email\n");
+    assert!(some.ensure_usable(Path::new("test.csv"), &options).is_ok());
+    let none = emails("email\n");
+    assert!(none.ensure_usable(Path::new("test.csv"), &options).is_ok(), "an empty list is the policy's to refuse");
+    let junk = emails("email\nxyz\nabc\n");
+    let err = junk.ensure_usable(Path::new("test.csv"), &options).unwrap_err();
+    assert!(matches!(err, IdsError::NothingUsable { shape: None, .. }), "{err}");
+    assert!(
+        err.to_string().contains("check that --id-column \"email\" and --id-type email describe the file"),
+        "{err}"
+    );
+}
