@@ -45,6 +45,28 @@ pub enum CryptoError {
     /// A ciphertext that decrypts to no label in range.
     #[error("a ciphertext decrypts to no valid label")]
     UndecryptableLabel,
+    /// A one-hot proof buffer whose length is not what the record count and
+    /// label count require (see [`crate::proof_len`]).
+    #[error("one-hot proofs are {len} bytes, expected {expected}")]
+    ProofLength {
+        /// Bytes given.
+        len: usize,
+        /// Bytes required.
+        expected: usize,
+    },
+    /// The proof of record `record` holds a point that is not a canonical
+    /// ristretto255 encoding or a scalar that is not canonical (`≥ ℓ`).
+    #[error("the one-hot proof of record {record} is malformed")]
+    MalformedProof {
+        /// Position of the record within its batch.
+        record: usize,
+    },
+    /// The batch of one-hot proofs does not verify: some record's ciphertext
+    /// is not a one-hot encryption, or its proof is not for it. Which record
+    /// is not reported: the batch check cannot tell, and the whole stream is
+    /// refused anyway.
+    #[error("the batch of one-hot proofs does not verify")]
+    ProofRejected,
     /// A domain-separation tag was empty or longer than 255 bytes.
     #[error("domain separation tag must be 1..=255 bytes, got {len}")]
     InvalidDomainTag {

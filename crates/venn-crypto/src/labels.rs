@@ -26,6 +26,7 @@ use curve25519_dalek::{
 };
 use rand_core::OsRng;
 use rayon::prelude::*;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
 use crate::{CryptoError, PointBytes, BATCH_CHUNK};
@@ -112,6 +113,16 @@ impl PublicLabelKeys {
         self.points.is_empty()
     }
 
+    /// The points `P₁ … P_L`.
+    pub(crate) fn points(&self) -> &[RistrettoPoint] {
+        &self.points
+    }
+
+    /// Precomputed fixed-base tables of `P₁ … P_L`.
+    pub(crate) fn tables(&self) -> &[RistrettoBasepointTable] {
+        &self.tables
+    }
+
     /// `(ρ·G, ρ·P₁, …)`: the shared-randomness encryption of zero.
     fn encrypt_zero(&self, rho: &Scalar) -> Vec<RistrettoPoint> {
         std::iter::once(rho * RISTRETTO_BASEPOINT_TABLE).chain(self.tables.iter().map(|t| rho * t)).collect()
@@ -143,6 +154,9 @@ fn compress_all(points: &[RistrettoPoint]) -> Vec<PointBytes> {
 /// with fresh `ρ′` the points `ρ′·G` and `ρ′·P_j + m_j·(G/2)` are doubled
 /// and compressed together, giving the encryption under randomness `2ρ′`
 /// (as uniform as `ρ′`) for one field inversion per chunk.
+///
+/// Constant time in the labels: every component computes `ρ′·P_j` and
+/// `ρ′·P_j + G/2` and keeps one with a conditional select on `j = label`.
 pub fn encrypt_one_hot(keys: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
     let width = keys.len() + 1;
     if let Some(&bad) = labels.iter().find(|&&l| l as usize >= keys.len()) {
@@ -157,7 +171,8 @@ pub fn encrypt_one_hot(keys: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<Poi
             points.push(&rho * RISTRETTO_BASEPOINT_TABLE);
             for (j, table) in keys.tables.iter().enumerate() {
                 let mask = &rho * table;
-                points.push(if j == label as usize { mask + half_g } else { mask });
+                let hit = (j as u16).ct_eq(&label);
+                points.push(RistrettoPoint::conditional_select(&mask, &(mask + half_g), hit));
             }
             rho.zeroize();
         }
@@ -182,21 +197,25 @@ fn write_doubled(points: &[RistrettoPoint], out: &mut [PointBytes]) {
 /// single key: `(σ·G, v·G + σ·Q)`, two points per record.
 ///
 /// Batched like [`encrypt_one_hot`]: `σ′·G` and `σ′·Q + v·(G/2)` doubled and
-/// compressed together, with `v·(G/2)` looked up in a small table (labels
-/// are public to their owner, so the lookup need not be constant time).
+/// compressed together. `v·(G/2) = Σᵢ vᵢ·2ⁱ·(G/2)` over the 16 bits `vᵢ` of
+/// `v`, each term added or not by a conditional select: constant time in
+/// the label, 16 point additions per record, and no table indexed by it.
 pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
     let table = key.tables.first().ok_or(CryptoError::LabelOutOfRange { label: 0, labels: 0 })?;
     let half_g = half_basepoint();
-    let top = labels.iter().copied().max().unwrap_or(0) as usize;
-    let halves: Vec<RistrettoPoint> =
-        std::iter::successors(Some(RistrettoPoint::identity()), |p| Some(p + half_g)).take(top + 1).collect();
+    let powers: Vec<RistrettoPoint> = std::iter::successors(Some(half_g), |p| Some(p + p)).take(16).collect();
     let mut out = vec![[0u8; 32]; labels.len() * 2];
     out.par_chunks_mut(2 * BATCH_CHUNK).zip(labels.par_chunks(BATCH_CHUNK)).for_each(|(out, labels)| {
         let mut points = Vec::with_capacity(labels.len() * 2);
         for &label in labels {
             let mut sigma = Scalar::random(&mut OsRng);
             points.push(&sigma * RISTRETTO_BASEPOINT_TABLE);
-            points.push(&sigma * table + halves[label as usize]);
+            let mut label_half = RistrettoPoint::identity();
+            for (bit, power) in powers.iter().enumerate() {
+                let set = Choice::from(((label >> bit) & 1) as u8);
+                label_half = RistrettoPoint::conditional_select(&label_half, &(label_half + power), set);
+            }
+            points.push(&sigma * table + label_half);
             sigma.zeroize();
         }
         write_doubled(&points, out);
@@ -294,19 +313,20 @@ impl Accumulator {
         for (j, (sum, z)) in self.sums.iter_mut().zip(zero).enumerate() {
             *sum += z;
             if j > 0 {
-                *sum += signed(noise.get(j - 1).copied().unwrap_or(0)) * G;
+                *sum += &signed(noise.get(j - 1).copied().unwrap_or(0)) * RISTRETTO_BASEPOINT_TABLE;
             }
         }
         compress_all(&self.sums)
     }
 }
 
+/// `v` as a scalar (`ℓ − |v|` when negative), without a branch on its sign:
+/// `|v| = (v ⊕ s) − s` with `s = v >> 63` (all ones when negative), then a
+/// conditional select between `|v|` and `−|v|`.
 fn signed(v: i64) -> Scalar {
-    if v < 0 {
-        -Scalar::from(v.unsigned_abs())
-    } else {
-        Scalar::from(v as u64)
-    }
+    let sign = v >> 63;
+    let magnitude = Scalar::from((v ^ sign).wrapping_sub(sign) as u64);
+    Scalar::conditional_select(&magnitude, &-magnitude, Choice::from((sign & 1) as u8))
 }
 
 /// Solves `x·G = P` for `x` in `[-bound, bound]` by baby-step giant-step:
@@ -430,6 +450,46 @@ mod tests {
         }
         assert_eq!(dlog.solve(&(signed(1_001) * G)), None);
         assert_eq!(dlog.solve(&(signed(-1_001) * G)), None);
+    }
+
+    #[test]
+    fn signed_matches_the_branching_definition_at_the_edges() {
+        for v in [0i64, 1, -1, 7, -5, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let expected = if v < 0 { -Scalar::from(v.unsigned_abs()) } else { Scalar::from(v as u64) };
+            assert_eq!(signed(v), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn index_encryption_covers_every_bit_of_the_label() {
+        let key = LabelKeys::random(1);
+        let labels = [0u16, 1, 2, 5, 255, 1024, 4095];
+        let ct = encrypt_index(key.public(), &labels).unwrap();
+        let d = IndexDecryptor::new(&key, MAX_LABELS);
+        for (i, &v) in labels.iter().enumerate() {
+            assert_eq!(d.decrypt(&ct[2 * i], &ct[2 * i + 1]).unwrap(), v);
+        }
+        // The top bits: decrypt by hand, `C₁ − q·C₀ = v·G`.
+        let ct = encrypt_index(key.public(), &[u16::MAX, 0x8001]).unwrap();
+        for (i, v) in [u16::MAX, 0x8001].into_iter().enumerate() {
+            let c = [decompress_at(&ct[2 * i], 0).unwrap(), decompress_at(&ct[2 * i + 1], 1).unwrap()];
+            assert_eq!(key.open(&c)[0], Scalar::from(v) * G);
+        }
+    }
+
+    #[test]
+    fn one_hot_components_decrypt_to_the_label_bits() {
+        let keys = LabelKeys::random(4);
+        let ct = encrypt_one_hot(keys.public(), &[0, 3, 2]).unwrap();
+        for (r, label) in [0usize, 3, 2].into_iter().enumerate() {
+            let points: Vec<RistrettoPoint> =
+                ct[5 * r..5 * r + 5].iter().map(|b| decompress_at(b, 0).unwrap()).collect();
+            let opened = keys.open(&points);
+            for (j, m) in opened.iter().enumerate() {
+                let expected = if j == label { G } else { RistrettoPoint::identity() };
+                assert_eq!(*m, expected);
+            }
+        }
     }
 
     #[test]

@@ -31,7 +31,9 @@
 //! constant-time variable-base multiplication. Nothing in this crate calls a
 //! `vartime_*` function on a secret. Validation of peer input stops at the
 //! first invalid point, so its timing reveals where that point is: only what
-//! the peer, who sent it, already knows.
+//! the peer, who sent it, already knows. The one-hot proof verifier
+//! ([`verify_one_hot_batch`]) is variable time by design and sees only public
+//! data: the peer's ciphertexts and proofs, the keys, and its own weights.
 
 #![forbid(unsafe_code)]
 
@@ -41,6 +43,7 @@ mod hash_to_group;
 mod key;
 mod labels;
 mod noise;
+mod one_hot_proof;
 mod tag;
 
 pub use batch::{blind_batch, reblind_to_tags, BATCH_CHUNK};
@@ -52,6 +55,7 @@ pub use labels::{
     LabelKeys, PublicLabelKeys, MAX_LABELS,
 };
 pub use noise::{discrete_laplace, epsilon_to_rational, NoiseError, EPSILON_DENOMINATOR, MAX_EPSILON};
+pub use one_hot_proof::{encrypt_one_hot_proven, proof_len, verify_one_hot_batch, OneHotProof};
 pub use tag::{Tag, TAG_LEN};
 
 /// Length of a compressed ristretto255 point on the wire.
