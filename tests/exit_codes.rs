@@ -6,12 +6,12 @@
 
 mod cli_support;
 
-use std::{
-    process::{Child, Command, Output, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, process::Output, time::Duration};
 
-use cli_support::{free_port, keygen, text, venn, VENN};
+use cli_support::{keygen, silent_port, text, venn, Running};
+
+/// A guard against a hang, never a measurement.
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// Two parties with small generated lists (brand 300, platform 200,
 /// overlap 50) and their identities.
@@ -19,7 +19,6 @@ struct Pair {
     dir: tempfile::TempDir,
     brand_fp: String,
     platform_fp: String,
-    port: u16,
 }
 
 impl Pair {
@@ -42,40 +41,41 @@ impl Pair {
             &p("platform.csv"),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let port = free_port();
-        Self { dir, brand_fp, platform_fp, port }
+        Self { dir, brand_fp, platform_fp }
     }
 
     fn p(&self, name: &str) -> String {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
 
-    fn serve(&self, extra: &[&str]) -> Child {
-        Command::new(VENN)
-            .args(["serve", "--quiet", "--listen", &format!("127.0.0.1:{}", self.port), "--identity"])
-            .args([&self.p("platform-id"), "--peer-fingerprint", &self.brand_fp, "--input", &self.p("platform.csv")])
-            .args(["--handshake-timeout", "5", "--report", &self.p("platform.json")])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    /// `venn serve` on an ephemeral port; returns once it listens, with the
+    /// address it bound.
+    fn serve(&self, extra: &[&str]) -> (Running, SocketAddr) {
+        let mut args = vec!["serve", "--quiet", "--listen", "127.0.0.1:0", "--identity"];
+        let (id, input, report) = (self.p("platform-id"), self.p("platform.csv"), self.p("platform.json"));
+        args.extend([id.as_str(), "--peer-fingerprint", &self.brand_fp, "--input", &input]);
+        args.extend(["--handshake-timeout", "30", "--report", &report]);
+        args.extend(extra);
+        let server = Running::start(&args);
+        let addr = server.bound_addr();
+        (server, addr)
     }
 
-    /// `venn connect` with `pin`, reading `input` (by default brand.csv).
-    fn connect(&self, pin: &str, extra: &[&str]) -> Output {
-        self.connect_reading("brand.csv", pin, extra)
+    /// `venn connect` to `peer` with `pin`, reading brand.csv.
+    fn connect(&self, peer: SocketAddr, pin: &str, extra: &[&str]) -> Output {
+        self.connect_reading(peer, "brand.csv", pin, extra)
     }
 
-    fn connect_reading(&self, input: &str, pin: &str, extra: &[&str]) -> Output {
-        std::thread::sleep(Duration::from_millis(200));
-        Command::new(VENN)
-            .args(["connect", "--quiet", "--peer", &format!("127.0.0.1:{}", self.port), "--identity"])
-            .args([&self.p("brand-id"), "--peer-fingerprint", pin, "--input", &self.p(input)])
-            .args(["--report", &self.p("brand.json")])
-            .args(extra)
-            .output()
-            .unwrap()
+    fn connect_reading(&self, peer: SocketAddr, input: &str, pin: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["connect".to_owned(), "--quiet".into(), "--peer".into(), peer.to_string()];
+        args.extend(["--identity".into(), self.p("brand-id"), "--peer-fingerprint".into(), pin.into()]);
+        args.extend(["--input".into(), self.p(input), "--report".into(), self.p("brand.json")]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Running::start(&args).wait(LIMIT).0
+    }
+
+    fn report(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.p(name)).expect("report written")).unwrap()
     }
 
     fn no_reports(&self) {
@@ -87,12 +87,17 @@ impl Pair {
 #[test]
 fn exit_0_success() {
     let pair = Pair::new();
-    let server = pair.serve(&["--min-set-size", "0"]);
-    let client = pair.connect(&pair.platform_fp, &["--min-set-size", "0", "--handshake-timeout", "5"]);
-    let server = server.wait_with_output().unwrap();
+    let (server, addr) = pair.serve(&["--min-set-size", "0"]);
+    let client = pair.connect(addr, &pair.platform_fp, &["--min-set-size", "0", "--handshake-timeout", "30"]);
+    let (server, _) = server.wait(LIMIT);
     assert_eq!(client.status.code(), Some(0), "{}", text(&client.stderr));
     assert_eq!(server.status.code(), Some(0), "{}", text(&server.stderr));
-    assert!(text(&client.stdout).contains("Overlap"), "{}", text(&client.stdout));
+    // The printed overlap is the generator's 50, and so are both reports'.
+    let stdout = text(&client.stdout);
+    let printed = stdout.lines().find_map(|l| l.strip_prefix("Overlap")).map(str::trim);
+    assert_eq!(printed, Some("50"), "{stdout}");
+    assert_eq!(pair.report("brand.json")["overlap"], 50);
+    assert_eq!(pair.report("platform.json")["overlap"], 50);
 }
 
 #[test]
@@ -123,10 +128,12 @@ fn exit_2_usage_error() {
 #[test]
 fn exit_3_bad_input() {
     let pair = Pair::new();
-    // No such file; a missing column; a peers file with a bad line.
-    let out = pair.connect_reading("nope.csv", &pair.platform_fp, &[]);
+    // No such file; a missing column; a peers file with a bad line. The
+    // input is read before dialing, so nothing needs to listen.
+    let (_socket, nobody) = silent_port();
+    let out = pair.connect_reading(nobody, "nope.csv", &pair.platform_fp, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let out = pair.connect(&pair.platform_fp, &["--id-column", "no_such_column"]);
+    let out = pair.connect(nobody, &pair.platform_fp, &["--id-column", "no_such_column"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     std::fs::write(pair.p("peers.txt"), "# brands\nnot-a-fingerprint\n").unwrap();
     let out = venn(&[
@@ -153,9 +160,9 @@ fn exit_4_policy_refusal_when_the_peer_list_is_below_our_minimum() {
     // The platform has 200 identifiers; the brand requires at least 250.
     // Both parties apply the stricter policy, so both refuse.
     let pair = Pair::new();
-    let server = pair.serve(&["--min-set-size", "0"]);
-    let client = pair.connect(&pair.platform_fp, &["--min-set-size", "250", "--handshake-timeout", "5"]);
-    let server = server.wait_with_output().unwrap();
+    let (server, addr) = pair.serve(&["--min-set-size", "0"]);
+    let client = pair.connect(addr, &pair.platform_fp, &["--min-set-size", "250", "--handshake-timeout", "30"]);
+    let (server, _) = server.wait(LIMIT);
     let (client_err, server_err) = (text(&client.stderr), text(&server.stderr));
     assert_eq!(client.status.code(), Some(4), "{client_err}");
     assert_eq!(server.status.code(), Some(4), "{server_err}");
@@ -169,10 +176,10 @@ fn exit_4_policy_refusal_when_the_peer_list_is_below_our_minimum() {
 #[test]
 fn exit_5_peer_authentication_failure() {
     let pair = Pair::new();
-    let server = pair.serve(&["--min-set-size", "0"]);
+    let (server, addr) = pair.serve(&["--min-set-size", "0"]);
     let stranger = "cd".repeat(32);
-    let client = pair.connect(&stranger, &["--min-set-size", "0", "--handshake-timeout", "5"]);
-    let server = server.wait_with_output().unwrap();
+    let client = pair.connect(addr, &stranger, &["--min-set-size", "0", "--handshake-timeout", "30"]);
+    let (server, _) = server.wait(LIMIT);
     assert_eq!(client.status.code(), Some(5), "{}", text(&client.stderr));
     assert_eq!(server.status.code(), Some(5), "{}", text(&server.stderr));
     pair.no_reports();
@@ -181,9 +188,10 @@ fn exit_5_peer_authentication_failure() {
 #[test]
 fn exit_7_network_failure_when_nobody_answers() {
     let pair = Pair::new();
-    // Nobody listens on the pair's port. (The small list passes its own
-    // policy check, which happens before dialing.)
-    let out = pair.connect(&pair.platform_fp, &["--min-set-size", "0", "--handshake-timeout", "1"]);
+    // A port that is bound but never answers. (The small list passes its
+    // own policy check, which happens before dialing.)
+    let (_socket, nobody) = silent_port();
+    let out = pair.connect(nobody, &pair.platform_fp, &["--min-set-size", "0", "--handshake-timeout", "1"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("did not answer within 1s"), "{stderr}");

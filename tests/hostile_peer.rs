@@ -2,27 +2,36 @@
 //! authenticated handshake with an honest `venn-net` party (or the `venn`
 //! binary), then misbehaves at a chosen step. One test per behaviour, named
 //! after it. Each asserts that the honest party ends with the exact typed
-//! error, within a bounded time, without a panic; the binary-level ones also
-//! assert the exit code and that no report was written. The last group
-//! runs segment mode: a hostile receiver against an honest aggregator.
+//! error, without a panic; the binary-level ones also assert the exit code
+//! and that no report was written. The last group runs segment mode: a
+//! hostile receiver against an honest aggregator.
+//!
+//! No assertion measures time. Where a failure must be noticed without a
+//! timeout, both sides run with [`support::patient`] timeouts, far beyond
+//! the guard ([`LIMIT`]) that only keeps a broken build from hanging: an
+//! error that arrives at all was caused by the misbehaviour. Where a
+//! timeout is the point (a stall, a silent peer), the error names the
+//! timeout that fired.
 //!
 //! The in-memory versions of most of these live in
 //! `crates/venn-protocol/src/tests.rs`; these show that the transport keeps
 //! the same promises with real streams, real framing and real timeouts.
 
+mod cli_support;
 mod support;
 
 use std::{
     ops::Range,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Once,
+        Arc, Once,
     },
     time::{Duration, Instant},
 };
 
+use cli_support::Running;
 use support::{
-    dial, elements, forward, honest, listener, quick, run_peer, run_peer_with, Act, Brain, PeerRun, Script, Seen,
+    dial, elements, forward, honest, listener, patient, run_peer, run_peer_with, Act, Brain, PeerRun, Script, Seen,
 };
 use venn_crypto::CryptoError;
 use venn_net::{run_machine, run_session, Identity, NetConfig, NetError, PeerPins, SessionReport};
@@ -31,11 +40,14 @@ use venn_protocol::{
     Policy, PolicyViolation, ProtocolError, Role, SegmentConfig, SegmentSession, SessionConfig, Side, PROTOCOL_VERSION,
 };
 
-/// Upper bound for every failure that needs no timeout to be noticed.
-const PROMPT: Duration = Duration::from_secs(3);
+/// A guard against a hang, never a measurement: shorter than every
+/// [`patient`] timeout.
+const LIMIT: Duration = Duration::from_secs(120);
 
-/// Panics anywhere in this process, spawned tasks included (tokio catches
-/// those, so the tests would not see them otherwise).
+/// Panics in spawned tasks (tokio catches those, so the tests would not
+/// see them otherwise). A panic on a test's own thread (a failed assertion)
+/// fails that test already and is not counted, so one failing test does not
+/// fail every test that checks this counter after it.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 fn count_panics() {
@@ -43,7 +55,9 @@ fn count_panics() {
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
+            if std::thread::current().name().is_none_or(|name| name.starts_with("tokio-runtime-worker")) {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+            }
             default(info);
         }));
     });
@@ -59,7 +73,7 @@ struct Match {
     honest_batch: usize,
     /// The peer's brain set (`None`: the script alone speaks).
     peer: Option<Range<u32>>,
-    /// The honest party's timeouts.
+    /// Both sides' timeouts.
     net: NetConfig,
 }
 
@@ -70,7 +84,7 @@ impl Default for Match {
             honest_policy: Policy::permissive(),
             honest_batch: 64,
             peer: Some(200..500),
-            net: quick(),
+            net: patient(),
         }
     }
 }
@@ -98,11 +112,6 @@ impl Ended {
             other => panic!("expected the peer to be gone, got {other:?}"),
         }
     }
-
-    fn prompt(&self) -> &Self {
-        assert!(self.elapsed < PROMPT, "took {:?}", self.elapsed);
-        self
-    }
 }
 
 /// Runs the honest party as the listener and the hostile peer as the
@@ -118,14 +127,15 @@ async fn honest_listener_vs(m: Match, script: Script) -> Ended {
         let config = SessionConfig { batch_size: batch, ..SessionConfig::new(policy, vec![]) };
         run_session(conn, config, set, &net, |_| {}).await
     });
-    let conn = dial(l.addr, &l.peer, l.fingerprint, quick()).await;
-    let peer = tokio::spawn(run_peer(conn, m.peer.map(elements), Policy::permissive(), script));
-    let result = tokio::time::timeout(Duration::from_secs(20), honest)
+    let conn = dial(l.addr, &l.peer, l.fingerprint, net).await;
+    let brain = m.peer.map(|range| support::count_brain(elements(range), Policy::permissive()));
+    let peer = tokio::spawn(run_peer_with(conn, brain, LIMIT, script));
+    let result = tokio::time::timeout(LIMIT, honest)
         .await
-        .expect("the honest party returns within 20 s")
+        .expect("the honest party returns")
         .expect("the honest party does not panic");
     let elapsed = started.elapsed();
-    let peer = tokio::time::timeout(Duration::from_secs(10), peer)
+    let peer = tokio::time::timeout(LIMIT, peer)
         .await
         .expect("the peer ends once the honest party is gone")
         .expect("the peer does not panic");
@@ -141,6 +151,20 @@ fn misbehaved(e: &ProtocolError) -> &Misbehavior {
 }
 
 /// Rewrites the brain's Hello, forwards everything else.
+/// `script`, and a count of the batches of points from the honest party
+/// that reached the peer.
+fn counting_points(mut script: Script) -> (Script, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    let wrapped: Script = Box::new(move |seen| {
+        if matches!(seen, Seen::In(_, Message::Points(_))) {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        script(seen)
+    });
+    (wrapped, count)
+}
+
 fn rewrite_hello(f: impl Fn(&mut venn_protocol::Hello) + Send + 'static) -> Script {
     Box::new(move |seen| match seen {
         Seen::Out(channel, Message::Hello(hello)) => {
@@ -175,7 +199,7 @@ async fn invalid_point_encoding() {
     // Second batch (of 64), fourth point: index 67 of the peer's stream.
     let ended = honest_listener_vs(Match::default(), rewrite_points(1, |p| p[3] = [0xff; 32])).await;
     assert_eq!(
-        misbehaved(ended.prompt().protocol_error()),
+        misbehaved(ended.protocol_error()),
         &Misbehavior::InvalidPoint { index: 67, source: CryptoError::InvalidEncoding { index: 3 } }
     );
     assert_eq!(ended.peer.abort_received, Some(AbortReason::ProtocolViolation));
@@ -185,7 +209,7 @@ async fn invalid_point_encoding() {
 async fn identity_point() {
     let ended = honest_listener_vs(Match::default(), rewrite_points(0, |p| p[0] = [0; 32])).await;
     assert_eq!(
-        misbehaved(ended.prompt().protocol_error()),
+        misbehaved(ended.protocol_error()),
         &Misbehavior::InvalidPoint { index: 0, source: CryptoError::IdentityPoint { index: 0 } }
     );
 }
@@ -193,7 +217,7 @@ async fn identity_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_points() {
     let ended = honest_listener_vs(Match::default(), rewrite_points(2, |p| p[9] = p[8])).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::DuplicatePoints);
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::DuplicatePoints);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +237,7 @@ async fn more_points_than_announced() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::TooManyPoints { announced: 300 });
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::TooManyPoints { announced: 300 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +257,7 @@ async fn fewer_points_than_announced_then_finish_streams() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    match misbehaved(ended.prompt().gone_error()) {
+    match misbehaved(ended.gone_error()) {
         Misbehavior::TooFewPoints { announced: 300, received } => assert!(*received <= 256, "{received}"),
         other => panic!("{other:?}"),
     }
@@ -246,7 +270,7 @@ async fn empty_batch() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::EmptyBatch { message: "Points" });
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::EmptyBatch { message: "Points" });
 }
 
 // ----- sizes ------------------------------------------------------------
@@ -258,12 +282,14 @@ async fn announced_size_of_a_trillion_is_a_policy_refusal() {
     let policy = Policy { min_set_size: 0, ..Policy::default() };
     let max = policy.max_set_size;
     let m = Match { honest_policy: policy, ..Match::default() };
-    let ended = honest_listener_vs(m, rewrite_hello(|h| h.set_size = TRILLION)).await;
+    let (script, points_received) = counting_points(rewrite_hello(|h| h.set_size = TRILLION));
+    let ended = honest_listener_vs(m, script).await;
     assert_eq!(
-        ended.prompt().protocol_error(),
+        ended.protocol_error(),
         &ProtocolError::PolicyRefused(PolicyViolation::TooLarge { side: Side::Peer, size: TRILLION, max })
     );
-    assert!(ended.elapsed < Duration::from_secs(1), "a refusal is immediate: {:?}", ended.elapsed);
+    // The refusal is immediate: on the Hello, before any point leaves.
+    assert_eq!(points_received.load(Ordering::SeqCst), 0, "the honest party sent points before refusing");
     assert_eq!(ended.peer.abort_received, Some(AbortReason::PolicyRefused));
 }
 
@@ -301,7 +327,7 @@ async fn announced_size_of_a_trillion_under_a_permissive_policy_allocates_nothin
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    match misbehaved(ended.prompt().gone_error()) {
+    match misbehaved(ended.gone_error()) {
         Misbehavior::TooFewPoints { announced: TRILLION, received } => assert!(*received <= 300),
         other => panic!("{other:?}"),
     }
@@ -328,7 +354,7 @@ async fn oversize_frame() {
     });
     let ended = honest_listener_vs(Match::default(), script).await;
     assert_eq!(
-        ended.prompt().protocol_error(),
+        ended.protocol_error(),
         &ProtocolError::InvalidMessage(DecodeError::Oversize { len: u32::MAX as usize, max: codec::MAX_MESSAGE_BYTES })
     );
 }
@@ -343,7 +369,7 @@ async fn garbage_frame() {
     });
     let ended = honest_listener_vs(Match::default(), script).await;
     assert!(
-        matches!(ended.prompt().protocol_error(), ProtocolError::InvalidMessage(DecodeError::Malformed { .. })),
+        matches!(ended.protocol_error(), ProtocolError::InvalidMessage(DecodeError::Malformed { .. })),
         "{:?}",
         ended.result
     );
@@ -361,7 +387,7 @@ async fn http_request_instead_of_frames() {
     });
     let ended = honest_listener_vs(Match::default(), script).await;
     assert_eq!(
-        ended.prompt().protocol_error(),
+        ended.protocol_error(),
         &ProtocolError::InvalidMessage(DecodeError::Oversize {
             len: u32::from_be_bytes(*b"GET ") as usize,
             max: codec::MAX_MESSAGE_BYTES
@@ -380,10 +406,7 @@ async fn trailing_bytes_after_a_message() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(
-        ended.prompt().protocol_error(),
-        &ProtocolError::InvalidMessage(DecodeError::TrailingBytes { extra: 2 })
-    );
+    assert_eq!(ended.protocol_error(), &ProtocolError::InvalidMessage(DecodeError::TrailingBytes { extra: 2 }));
 }
 
 // ----- order --------------------------------------------------------------
@@ -400,7 +423,7 @@ async fn messages_out_of_order_points_before_hello() {
     });
     let ended = honest_listener_vs(Match::default(), script).await;
     assert!(
-        matches!(misbehaved(ended.prompt().protocol_error()), Misbehavior::UnexpectedMessage { message: "Points", .. }),
+        matches!(misbehaved(ended.protocol_error()), Misbehavior::UnexpectedMessage { message: "Points", .. }),
         "{:?}",
         ended.result
     );
@@ -416,7 +439,7 @@ async fn hello_twice() {
     });
     let ended = honest_listener_vs(Match::default(), script).await;
     assert!(
-        matches!(misbehaved(ended.prompt().protocol_error()), Misbehavior::UnexpectedMessage { message: "Hello", .. }),
+        matches!(misbehaved(ended.protocol_error()), Misbehavior::UnexpectedMessage { message: "Hello", .. }),
         "{:?}",
         ended.result
     );
@@ -433,21 +456,21 @@ async fn unsorted_tags() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::UnsortedTags);
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::UnsortedTags);
 }
 
 // ----- stalls and disconnects -------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stall_mid_stream() {
-    // The stall limit (3 s) is longer than the idle timeout (1.5 s): the
+    // The stall limit (5 s) is longer than the idle timeout (3 s): the
     // connection stays up only because keep-alives flow, and the honest party
     // still notices that the protocol stopped.
     let net = NetConfig {
-        idle_timeout: Duration::from_millis(1_500),
+        idle_timeout: Duration::from_secs(3),
         keep_alive: Duration::from_millis(300),
-        stall_timeout: Duration::from_secs(3),
-        handshake_timeout: Duration::from_secs(3),
+        stall_timeout: Duration::from_secs(5),
+        ..patient()
     };
     let mut batches = 0;
     let script: Script = Box::new(move |seen| match seen {
@@ -462,22 +485,26 @@ async fn stall_mid_stream() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match { net, ..Match::default() }, script).await;
-    assert!(matches!(ended.result, Err(NetError::Stalled(d)) if d == Duration::from_secs(3)), "{:?}", ended.result);
-    assert!(ended.elapsed >= Duration::from_secs(3), "{:?}", ended.elapsed);
-    assert!(ended.elapsed < Duration::from_secs(6), "{:?}", ended.elapsed);
+    // The stall timer fired (it names its limit), and not early.
+    assert!(matches!(ended.result, Err(NetError::Stalled(d)) if d == net.stall_timeout), "{:?}", ended.result);
+    assert!(ended.elapsed >= net.stall_timeout, "{:?}", ended.elapsed);
     assert_eq!(ended.peer.abort_received, Some(AbortReason::Cancelled));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_after_the_handshake() {
-    // TLS completes, then the peer never opens its control stream.
-    let ended = honest_listener_vs(Match { peer: None, ..Match::default() }, Box::new(|_| vec![])).await;
+    // TLS completes, then the peer never opens its control stream. Only the
+    // handshake timeout is short: it is the one that must fire.
+    let net = NetConfig { handshake_timeout: Duration::from_secs(3), ..patient() };
+    let ended = honest_listener_vs(Match { peer: None, net, ..Match::default() }, Box::new(|_| vec![])).await;
     assert!(
-        matches!(ended.result, Err(NetError::Timeout { what: "open its control stream", .. })),
+        matches!(
+            ended.result,
+            Err(NetError::Timeout { what: "open its control stream", timeout }) if timeout == net.handshake_timeout
+        ),
         "{:?}",
         ended.result
     );
-    assert!(ended.elapsed < Duration::from_secs(3) + PROMPT, "{:?}", ended.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,7 +519,7 @@ async fn disconnect_before_hello() {
     // to say, as the peer gone while waiting for the handshake.)
     assert!(
         matches!(
-            ended.prompt().result,
+            ended.result,
             Err(NetError::Connect(_))
                 | Err(NetError::PeerGone {
                     error: ProtocolError::PeerMisbehaved(Misbehavior::UnexpectedEnd { .. }),
@@ -514,7 +541,7 @@ async fn disconnect_after_handshake() {
         _ => vec![],
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(misbehaved(ended.prompt().gone_error()), &Misbehavior::TooFewPoints { announced: 300, received: 0 });
+    assert_eq!(misbehaved(ended.gone_error()), &Misbehavior::TooFewPoints { announced: 300, received: 0 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,7 +559,7 @@ async fn disconnect_mid_points() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    match misbehaved(ended.prompt().gone_error()) {
+    match misbehaved(ended.gone_error()) {
         Misbehavior::TooFewPoints { announced: 300, received } => assert!(*received <= 128, "{received}"),
         other => panic!("{other:?}"),
     }
@@ -563,7 +590,7 @@ async fn disconnect_mid_tags() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert!(matches!(misbehaved(ended.prompt().gone_error()), Misbehavior::UnexpectedEnd { .. }), "{:?}", ended.result);
+    assert!(matches!(misbehaved(ended.gone_error()), Misbehavior::UnexpectedEnd { .. }), "{:?}", ended.result);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,7 +605,7 @@ async fn disconnect_before_confirm() {
     let ended = honest_listener_vs(Match::default(), script).await;
     assert!(
         matches!(
-            misbehaved(ended.prompt().gone_error()),
+            misbehaved(ended.gone_error()),
             Misbehavior::UnexpectedEnd { phase } if phase.contains("confirmation")
         ),
         "{:?}",
@@ -592,7 +619,7 @@ async fn disconnect_before_confirm() {
 async fn version_mismatch() {
     let ended = honest_listener_vs(Match::default(), rewrite_hello(|h| h.version = PROTOCOL_VERSION + 1)).await;
     assert_eq!(
-        ended.prompt().protocol_error(),
+        ended.protocol_error(),
         &ProtocolError::Incompatible(Incompatibility::VersionMismatch {
             ours: PROTOCOL_VERSION,
             theirs: PROTOCOL_VERSION + 1
@@ -606,7 +633,7 @@ async fn reflected_nonce_against_an_honest_dialer() {
     // Roles swapped: the honest party dials, the peer listens and answers
     // the honest Hello with that very Hello.
     count_panics();
-    let l = listener(quick());
+    let l = listener(patient());
     let honest_identity = l.peer;
     let server_fp = l.fingerprint;
     let peer = tokio::spawn(async move {
@@ -617,16 +644,16 @@ async fn reflected_nonce_against_an_honest_dialer() {
         });
         run_peer(conn, None, Policy::permissive(), script).await
     });
-    let started = Instant::now();
-    let conn = dial(l.addr, &honest_identity, server_fp, quick()).await;
-    let result =
-        run_session(conn, SessionConfig::new(Policy::permissive(), vec![]), elements(0..100), &quick(), |_| {}).await;
-    assert!(started.elapsed() < PROMPT);
+    let conn = dial(l.addr, &honest_identity, server_fp, patient()).await;
+    let config = SessionConfig::new(Policy::permissive(), vec![]);
+    let result = tokio::time::timeout(LIMIT, run_session(conn, config, elements(0..100), &patient(), |_| {}))
+        .await
+        .expect("the honest party returns");
     match result {
         Err(NetError::Protocol(ProtocolError::PeerMisbehaved(Misbehavior::ReflectedNonce))) => {}
         other => panic!("{other:?}"),
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), peer).await;
+    let _ = tokio::time::timeout(LIMIT, peer).await;
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
 }
 
@@ -643,7 +670,7 @@ async fn wrong_confirmation() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::ConfirmationMismatch);
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::ConfirmationMismatch);
     assert_eq!(ended.peer.abort_received, Some(AbortReason::ConfirmationMismatch));
 }
 
@@ -654,19 +681,19 @@ async fn replay_of_an_earlier_session() {
     // tags once the honest party has sent all its points, so that only the
     // replay itself can be the problem).
     count_panics();
-    let l = listener(quick());
+    let l = listener(patient());
     let (server_fp, addr) = (l.fingerprint, l.addr);
     let honest_party = tokio::spawn(async move {
         let mut results = Vec::new();
         for _ in 0..2 {
             let conn = l.server.accept().await?;
             let config = SessionConfig { batch_size: 64, ..SessionConfig::new(Policy::permissive(), vec![]) };
-            results.push(run_session(conn, config, elements(0..300), &quick(), |_| {}).await);
+            results.push(run_session(conn, config, elements(0..300), &patient(), |_| {}).await);
         }
         Ok::<_, NetError>(results)
     });
 
-    let conn = dial(addr, &l.peer, server_fp, quick()).await;
+    let conn = dial(addr, &l.peer, server_fp, patient()).await;
     let first = run_peer(conn, Some(elements(200..500)), Policy::permissive(), honest()).await;
     assert_eq!(first.outcome.as_ref().map(|o| o.overlap), Some(100), "{:?}", first.error);
 
@@ -688,11 +715,9 @@ async fn replay_of_an_earlier_session() {
         }
         _ => vec![],
     });
-    let started = Instant::now();
-    let conn = dial(addr, &l.peer, server_fp, quick()).await;
+    let conn = dial(addr, &l.peer, server_fp, patient()).await;
     let second = tokio::spawn(run_peer(conn, None, Policy::permissive(), script));
-    let results = tokio::time::timeout(Duration::from_secs(20), honest_party).await.expect("bounded").unwrap().unwrap();
-    assert!(started.elapsed() < PROMPT);
+    let results = tokio::time::timeout(LIMIT, honest_party).await.expect("bounded").unwrap().unwrap();
     assert_eq!(results[0].as_ref().map(|r| r.outcome.overlap).ok(), Some(100));
     match &results[1] {
         Err(NetError::Protocol(ProtocolError::PeerMisbehaved(Misbehavior::ConfirmationMismatch))) => {}
@@ -712,7 +737,7 @@ async fn abort_from_the_peer_is_reported_with_its_reason() {
         seen => forward(&seen),
     });
     let ended = honest_listener_vs(Match::default(), script).await;
-    assert_eq!(ended.prompt().protocol_error(), &ProtocolError::PeerAborted(AbortReason::Cancelled));
+    assert_eq!(ended.protocol_error(), &ProtocolError::PeerAborted(AbortReason::Cancelled));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -728,21 +753,21 @@ async fn honest_run_through_the_scripted_peer_agrees() {
 
 // ----- against the binary -------------------------------------------------
 
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
-
 /// `venn serve` with a small email list, pinning a fresh peer identity that
-/// the test then uses; returns the process, its address and report path,
-/// and the identities.
+/// the test then uses; the process, its address, its directory (for the
+/// report) and the identities.
 struct Binary {
     dir: tempfile::TempDir,
-    child: std::process::Child,
+    running: Running,
     addr: std::net::SocketAddr,
     server_fp: venn_net::Fingerprint,
     peer: Identity,
 }
 
 impl Binary {
-    fn serve(extra: &[&str]) -> Self {
+    /// Starts it on an ephemeral port with `stall_timeout` seconds, every
+    /// other timeout beyond the guard; returns once it listens.
+    fn serve(stall_timeout: u64) -> Self {
         count_panics();
         let dir = tempfile::tempdir().unwrap();
         let server = Identity::generate().unwrap();
@@ -751,44 +776,46 @@ impl Binary {
         let csv: String =
             std::iter::once("email\n".to_owned()).chain((0..300).map(|i| format!("user{i}@example.com\n"))).collect();
         std::fs::write(dir.path().join("list.csv"), csv).unwrap();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-        let child = std::process::Command::new(VENN)
-            .args(["serve", "--quiet", "--listen", &addr.to_string(), "--identity", &p("id")])
-            .args(["--peer-fingerprint", &peer.fingerprint().to_hex(), "--input", &p("list.csv")])
-            .args(["--min-set-size", "0", "--report", &p("report.json")])
-            .args(["--stall-timeout", "2", "--idle-timeout", "3", "--handshake-timeout", "3"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        Self { dir, child, addr, server_fp: server.fingerprint(), peer }
+        let stall = stall_timeout.to_string();
+        let running = Running::start(&[
+            "serve",
+            "--quiet",
+            "--listen",
+            "127.0.0.1:0",
+            "--identity",
+            &p("id"),
+            "--peer-fingerprint",
+            &peer.fingerprint().to_hex(),
+            "--input",
+            &p("list.csv"),
+            "--min-set-size",
+            "0",
+            "--report",
+            &p("report.json"),
+            "--stall-timeout",
+            &stall,
+            "--idle-timeout",
+            "600",
+            "--handshake-timeout",
+            "600",
+        ]);
+        let addr = running.bound_addr();
+        Self { dir, running, addr, server_fp: server.fingerprint(), peer }
     }
 
-    /// Dials the binary (retrying while it starts) and runs the script.
+    /// Dials the binary (it listens already) and runs the script.
     async fn run(&self, script: Script) -> PeerRun {
-        let pins = PeerPins::new([self.server_fp]);
-        let started = Instant::now();
-        let conn = loop {
-            match venn_net::connect(self.addr, &self.peer, pins.clone(), quick()).await {
-                Ok(conn) => break conn,
-                Err(e) if started.elapsed() > Duration::from_secs(10) => panic!("cannot reach venn serve: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
-        run_peer(conn, Some(elements(0..250)), Policy::permissive(), script).await
+        let conn = venn_net::connect(self.addr, &self.peer, PeerPins::new([self.server_fp]), patient())
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach venn serve: {e}\n{}", self.running.stderr.text()));
+        let brain = support::count_brain(elements(0..250), Policy::permissive());
+        run_peer_with(conn, Some(brain), LIMIT, script).await
     }
 
     /// Waits for the binary to exit; returns its exit code and stderr.
-    fn exit(mut self) -> (Option<i32>, String) {
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(started.elapsed() < Duration::from_secs(20), "venn serve did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = self.child.wait_with_output().unwrap();
+    fn exit(self) -> (Option<i32>, String) {
+        let (out, _) = self.running.wait(LIMIT);
         assert!(!self.dir.path().join("report.json").exists(), "a failed session wrote a report");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -798,7 +825,7 @@ impl Binary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_exits_6_on_an_identity_point_and_writes_no_report() {
-    let serve = Binary::serve(&[]);
+    let serve = Binary::serve(600);
     let run = serve.run(rewrite_points(0, |p| p[0] = [0; 32])).await;
     assert_eq!(run.abort_received, Some(AbortReason::ProtocolViolation));
     let (code, stderr) = serve.exit();
@@ -808,32 +835,32 @@ async fn binary_exits_6_on_an_identity_point_and_writes_no_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_exits_4_on_an_announced_trillion_and_writes_no_report() {
-    let serve = Binary::serve(&[]);
+    let serve = Binary::serve(600);
     let run = serve.run(rewrite_hello(|h| h.set_size = TRILLION)).await;
     assert_eq!(run.abort_received, Some(AbortReason::PolicyRefused));
     let (code, stderr) = serve.exit();
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("1000000000000"), "{stderr}");
+    assert!(stderr.contains("1,000,000,000,000"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_exits_7_on_a_stall_and_writes_no_report() {
-    let serve = Binary::serve(&[]);
-    let started = Instant::now();
+    // Only the stall timeout is short: it is the one that must fire.
+    let serve = Binary::serve(3);
     let script: Script = Box::new(|seen| match seen {
         Seen::Out(_, Message::Points(_)) => vec![Act::Stall],
         seen => forward(&seen),
     });
-    serve.run(script).await;
+    let run = serve.run(script).await;
+    assert_eq!(run.abort_received, Some(AbortReason::Cancelled));
     let (code, stderr) = serve.exit();
     assert_eq!(code, Some(7), "{stderr}");
-    assert!(stderr.contains("stalled"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(stderr.contains("stalled: no protocol progress for 3s"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_exits_6_on_a_wrong_confirmation_and_writes_no_report() {
-    let serve = Binary::serve(&[]);
+    let serve = Binary::serve(600);
     let script: Script = Box::new(|seen| match seen {
         Seen::Out(channel, Message::Confirm(c)) => vec![Act::Send(channel, Message::Confirm(c.map(|b| !b)))],
         seen => forward(&seen),
@@ -874,26 +901,26 @@ fn segment_config(binding: Vec<u8>, role: Role, labels: u16, agreement: [u8; 32]
 /// `agreement`, speaking through `script`.
 async fn honest_aggregator_vs(agreement: [u8; 32], script: Script) -> Ended {
     count_panics();
-    let l = listener(quick());
+    let l = listener(patient());
     let started = Instant::now();
     let honest = tokio::spawn(async move {
         let conn = l.server.accept().await?;
         let start =
             |binding| SegmentSession::new(segment_config(binding, Role::Aggregator, 2, AGREEMENT), labeled(0..300, 2));
-        run_machine(conn, start, &quick(), |_| {}).await
+        run_machine(conn, start, &patient(), |_| {}).await
     });
-    let conn = dial(l.addr, &l.peer, l.fingerprint, quick()).await;
+    let conn = dial(l.addr, &l.peer, l.fingerprint, patient()).await;
     let brain: Brain = Box::new(move |binding| {
         let session = SegmentSession::new(segment_config(binding, Role::Receiver, 3, agreement), labeled(200..500, 3));
         Box::new(session.expect("a valid receiver"))
     });
-    let peer = tokio::spawn(run_peer_with(conn, Some(brain), Duration::from_secs(30), script));
-    let result = tokio::time::timeout(Duration::from_secs(20), honest)
+    let peer = tokio::spawn(run_peer_with(conn, Some(brain), LIMIT, script));
+    let result = tokio::time::timeout(LIMIT, honest)
         .await
-        .expect("the honest party returns within 20 s")
+        .expect("the honest party returns")
         .expect("the honest party does not panic");
     let elapsed = started.elapsed();
-    let peer = tokio::time::timeout(Duration::from_secs(10), peer).await.expect("bounded").expect("no panic");
+    let peer = tokio::time::timeout(LIMIT, peer).await.expect("bounded").expect("no panic");
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "something panicked");
     Ended { result, elapsed, peer }
 }
@@ -910,10 +937,7 @@ async fn segment_honest_run_through_the_scripted_peer_agrees() {
 async fn segment_agreement_mismatch() {
     let ended = honest_aggregator_vs([0x5e; 32], honest()).await;
     assert!(
-        matches!(
-            ended.prompt().protocol_error(),
-            ProtocolError::Incompatible(Incompatibility::AgreementMismatch { .. })
-        ),
+        matches!(ended.protocol_error(), ProtocolError::Incompatible(Incompatibility::AgreementMismatch { .. })),
         "{:?}",
         ended.result
     );
@@ -932,7 +956,7 @@ async fn segment_identity_point_as_an_elgamal_key() {
         seen => forward(&seen),
     });
     let ended = honest_aggregator_vs(AGREEMENT, script).await;
-    assert!(matches!(misbehaved(ended.prompt().protocol_error()), Misbehavior::BadKeys(_)), "{:?}", ended.result);
+    assert!(matches!(misbehaved(ended.protocol_error()), Misbehavior::BadKeys(_)), "{:?}", ended.result);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -949,7 +973,7 @@ async fn segment_labels_that_do_not_fit_the_points() {
         seen => forward(&seen),
     });
     let ended = honest_aggregator_vs(AGREEMENT, script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::BadLabels);
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::BadLabels);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -961,5 +985,5 @@ async fn segment_receiver_points_before_the_returned_tags() {
         seen => forward(&seen),
     });
     let ended = honest_aggregator_vs(AGREEMENT, script).await;
-    assert_eq!(misbehaved(ended.prompt().protocol_error()), &Misbehavior::PointsBeforeTags);
+    assert_eq!(misbehaved(ended.protocol_error()), &Misbehavior::PointsBeforeTags);
 }

@@ -16,11 +16,14 @@ use std::{
     collections::HashMap,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
-use cli_support::{free_port, keygen, text, venn, VENN};
+use cli_support::{keygen, text, venn, Running, VENN};
+
+/// A guard against a hang, never a measurement.
+const LIMIT: Duration = Duration::from_secs(120);
 use venn_ids::{digest::sha256, normalize_email, EmailProfile, IdType, Normalizer, Region};
 
 /// Lowercase hex.
@@ -169,25 +172,15 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let common = ["-vvv", "--batch-size", "64", "--min-set-size", "0", "--handshake-timeout", "10"];
+    let common = ["-vvv", "--batch-size", "64", "--min-set-size", "0", "--handshake-timeout", "30"];
     let run = |args: Vec<String>| {
-        Command::new(VENN)
-            .args(args)
-            .args(common)
-            .env("VENN_LOG", "trace")
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        Running::start_command(Command::new(VENN).args(args).args(common).env("VENN_LOG", "trace").env("TMPDIR", &tmp))
     };
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let server = run(strings(&[
         "serve",
         "--listen",
-        &listen,
+        "127.0.0.1:0",
         "--identity",
         &p("platform-id"),
         "--peer-fingerprint",
@@ -203,7 +196,7 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
         "--report-html",
         &p("platform.html"),
     ]));
-    std::thread::sleep(Duration::from_millis(300));
+    let listen = server.bound_addr().to_string();
     let client = run(strings(&[
         "connect",
         "--peer",
@@ -221,11 +214,10 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
         "--report-html",
         &p("brand.html"),
     ]));
-    // Both pipes are drained at once: a party blocked on a full stderr pipe
-    // would stall the other.
-    let server = std::thread::spawn(move || server.wait_with_output().unwrap());
-    let client = client.wait_with_output().unwrap();
-    let server = server.join().unwrap();
+    // Both parties' pipes are drained as they write (`Running`): a party
+    // blocked on a full stderr pipe would stall the other.
+    let (client, _) = client.wait(LIMIT);
+    let (server, _) = server.wait(LIMIT);
     assert!(client.status.success(), "{}", text(&client.stderr));
     assert!(server.status.success(), "{}", text(&server.stderr));
     // The logs are at trace level indeed: QUIC packets are in them.

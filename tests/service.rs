@@ -9,23 +9,26 @@
 //! test controls rather than a race; the refused clients are `venn connect`
 //! processes, so their exit codes and messages are checked too.
 
+mod cli_support;
 mod support;
 
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
     path::PathBuf,
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output},
     time::{Duration, Instant},
 };
 
-use support::{forward, run_peer, Act, PeerRun, Script, Seen};
+use cli_support::{Running, VENN};
+use support::{count_brain, forward, run_peer_with, Act, PeerRun, Script, Seen};
 use tokio::sync::watch;
 use venn_ids::{EmailProfile, IdType, Normalizer, Region};
 use venn_net::{connect, Fingerprint, Identity, NetConfig, NetError, PeerPins};
 use venn_protocol::{AbortReason, Element, ElementSet, Message, Policy, ProtocolError, SessionConfig};
 
-const VENN: &str = env!("CARGO_BIN_EXE_venn");
+/// A guard against a hang, never a measurement.
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// The service's list: user0 … user399.
 const SERVER_ROWS: std::ops::Range<u32> = 0..400;
@@ -41,18 +44,20 @@ fn email_set(range: std::ops::Range<u32>) -> ElementSet {
     ElementSet::new(digests.collect()).0
 }
 
+/// The brands' transport: no timeout fires while a test holds a session
+/// open on purpose.
 fn net() -> NetConfig {
     NetConfig {
-        idle_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(30),
         keep_alive: Duration::from_millis(500),
-        stall_timeout: Duration::from_secs(30),
-        handshake_timeout: Duration::from_secs(5),
+        stall_timeout: Duration::from_secs(300),
+        handshake_timeout: Duration::from_secs(30),
     }
 }
 
 struct Service {
     dir: tempfile::TempDir,
-    child: Option<Child>,
+    running: Option<Running>,
     addr: SocketAddr,
     fingerprint: Fingerprint,
 }
@@ -71,30 +76,34 @@ impl Service {
             peers += &format!("{fp}   # a brand\n");
         }
         std::fs::write(dir.path().join("peers.txt"), peers).unwrap();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
         let mut command = Command::new(VENN);
         command
-            .args(["serve", "--quiet", "--listen", &addr.to_string(), "--identity", &p("id")])
+            .args(["serve", "--quiet", "--listen", "127.0.0.1:0", "--identity", &p("id")])
             .args(["--input", &p("list.csv"), "--min-set-size", "0", "--max-sessions", &max_sessions.to_string()])
             .args(["--peers", &p("peers.txt"), "--report-dir", &p("reports")])
-            .args(["--stall-timeout", "30", "--idle-timeout", "5", "--handshake-timeout", "5"]);
+            .args(["--stall-timeout", "300", "--idle-timeout", "30", "--handshake-timeout", "30"]);
         for fp in allowed.iter().take(2) {
             command.args(["--peer-fingerprint", &fp.to_hex()]);
         }
-        let child = command.args(extra).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        Self { dir, child: Some(child), addr, fingerprint: identity.fingerprint() }
+        let running = Running::start_command(command.args(extra));
+        // Printed once the port is bound (and the signal handlers are in place).
+        let addr = running.bound_addr();
+        Self { dir, running: Some(running), addr, fingerprint: identity.fingerprint() }
     }
 
-    /// Waits until the service has bound its UDP port (binding it here
-    /// then fails).
-    fn wait_until_listening(&self) {
-        let started = Instant::now();
-        while std::net::UdpSocket::bind(self.addr).is_ok() {
-            assert!(started.elapsed() < Duration::from_secs(10), "venn serve does not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn running(&self) -> &Running {
+        self.running.as_ref().expect("the service runs")
+    }
+
+    /// Waits for a line on the service's stderr that contains `needle`.
+    fn wait_for_line(&self, needle: &str) -> String {
+        self.running().stderr.wait_for_line(needle, LIMIT)
+    }
+
+    /// Waits until the service has started the session with `brand`.
+    fn wait_for_session_with(&self, brand: &Identity) {
+        self.wait_for_line(&format!("session with {} from", brand.fingerprint().short()));
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -103,24 +112,12 @@ impl Service {
 
     /// Sends a signal (`TERM`, `INT`) to the service.
     fn signal(&self, name: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
-        assert!(status.success());
+        self.running().signal(name);
     }
 
     /// Waits for the service to exit.
-    fn exit(&mut self, limit: Duration) -> (Option<i32>, String, String) {
-        let mut child = self.child.take().unwrap();
-        let started = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > limit {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!("venn serve did not exit within {limit:?}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    fn exit(&mut self) -> (Option<i32>, String, String) {
+        let (Output { status, stdout, stderr }, _) = self.running.take().expect("the service runs").wait(LIMIT);
         let (stdout, stderr) =
             (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -140,15 +137,11 @@ impl Service {
             .collect()
     }
 
-    /// Dials as `identity`, retrying while the service starts.
+    /// Dials as `identity` (the service listens already).
     async fn dial(&self, identity: &Identity) -> venn_net::PeerConnection {
-        let started = Instant::now();
-        loop {
-            match connect(self.addr, identity, PeerPins::new([self.fingerprint]), net()).await {
-                Ok(conn) => return conn,
-                Err(e) if started.elapsed() > Duration::from_secs(15) => panic!("cannot reach venn serve: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
+        match connect(self.addr, identity, PeerPins::new([self.fingerprint]), net()).await {
+            Ok(conn) => conn,
+            Err(e) => panic!("cannot reach venn serve: {e}\n{}", self.running().stderr.text()),
         }
     }
 
@@ -164,19 +157,10 @@ impl Service {
             .arg(&id_dir)
             .args(["--peer-fingerprint", &self.fingerprint.to_hex(), "--input"])
             .arg(&input)
-            .args(["--min-set-size", "0", "--handshake-timeout", "5", "--report"])
+            .args(["--min-set-size", "0", "--handshake-timeout", "30", "--report"])
             .arg(self.path(&format!("{name}.json")))
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -201,7 +185,8 @@ async fn gated_brand(
     gate: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<PeerRun> {
     let conn = service.dial(identity).await;
-    tokio::spawn(run_peer(conn, Some(email_set(range)), Policy::permissive(), gated(gate)))
+    let brain = count_brain(email_set(range), Policy::permissive());
+    tokio::spawn(run_peer_with(conn, Some(brain), LIMIT, gated(gate)))
 }
 
 fn overlap(a: &std::ops::Range<u32>, b: &std::ops::Range<u32>) -> u64 {
@@ -220,6 +205,10 @@ async fn four_concurrent_sessions_each_get_a_correct_report_while_a_fifth_and_a_
     let mut runs = Vec::new();
     for (brand, range) in brands.iter().zip(&ranges) {
         runs.push(gated_brand(&service, brand, range.clone(), gate.clone()).await);
+    }
+    // The service counts them as in flight once it says so.
+    for brand in &brands[..4] {
+        service.wait_for_session_with(brand);
     }
 
     // A fifth allowed brand while four sessions are in flight: turned away.
@@ -241,12 +230,13 @@ async fn four_concurrent_sessions_each_get_a_correct_report_while_a_fifth_and_a_
     open.send(true).unwrap();
     let mut outcomes = Vec::new();
     for run in runs {
-        let run = tokio::time::timeout(Duration::from_secs(30), run).await.expect("bounded").unwrap();
+        let run = tokio::time::timeout(LIMIT, run).await.expect("bounded").unwrap();
         outcomes.push(run.outcome.unwrap_or_else(|| panic!("a gated brand failed: {:?}", run.error)));
     }
+    // The service writes each report once its session ends.
     let started = Instant::now();
     while service.reports().len() < 4 {
-        assert!(started.elapsed() < Duration::from_secs(10), "reports: {:?}", service.reports().keys());
+        assert!(started.elapsed() < LIMIT, "reports: {:?}", service.reports().keys());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -266,7 +256,7 @@ async fn four_concurrent_sessions_each_get_a_correct_report_while_a_fifth_and_a_
 
     // Ctrl-C with nothing in flight: a clean exit.
     service.signal("INT");
-    let (code, stdout, stderr) = service.exit(Duration::from_secs(10));
+    let (code, stdout, stderr) = service.exit();
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("session ")).count(), 4, "{stdout}");
     assert!(stderr.contains("4 sessions finished, 0 failed, 0 cancelled"), "{stderr}");
@@ -279,24 +269,23 @@ async fn sigterm_lets_the_session_in_flight_finish_then_exits_0() {
     let mut service = Service::start(2, &allowed, &["--grace-period", "20"]);
     let (open, gate) = watch::channel(false);
     let run = gated_brand(&service, &brands[0], 300..500, gate).await;
+    service.wait_for_session_with(&brands[0]);
 
     service.signal("TERM");
-    // No new sessions once the service is shutting down.
-    let started = Instant::now();
-    let err = loop {
-        let conn = service.dial(&brands[1]).await;
-        let config = SessionConfig::new(Policy::permissive(), vec![]);
-        match venn_net::run_session(conn, config, email_set(0..10), &net(), |_| {}).await {
-            Err(NetError::SessionRefused { reason }) => break reason,
-            other => assert!(started.elapsed() < Duration::from_secs(5), "{other:?}"),
-        }
-    };
-    assert!(err.contains("shutting down"), "{err}");
+    service.wait_for_line("no new sessions");
+    // No new sessions once the service is shutting down: the next brand is
+    // turned away, and told why.
+    let conn = service.dial(&brands[1]).await;
+    let config = SessionConfig::new(Policy::permissive(), vec![]);
+    match venn_net::run_session(conn, config, email_set(0..10), &net(), |_| {}).await {
+        Err(NetError::SessionRefused { reason }) => assert!(reason.contains("shutting down"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
     open.send(true).unwrap();
-    let run = tokio::time::timeout(Duration::from_secs(30), run).await.expect("bounded").unwrap();
+    let run = tokio::time::timeout(LIMIT, run).await.expect("bounded").unwrap();
     assert_eq!(run.outcome.map(|o| o.overlap), Some(100), "{:?}", run.error);
-    let (code, _, stderr) = service.exit(Duration::from_secs(15));
+    let (code, _, stderr) = service.exit();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("SIGTERM"), "{stderr}");
     assert_eq!(service.reports().len(), 1);
@@ -308,16 +297,17 @@ async fn sigterm_cancels_sessions_still_running_after_the_grace_period() {
     let mut service = Service::start(2, &[brand.fingerprint()], &["--grace-period", "1"]);
     let (_never_opened, gate) = watch::channel(false);
     let run = gated_brand(&service, &brand, 0..100, gate).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
+    service.wait_for_session_with(&brand);
     service.signal("TERM");
-    let (code, _, stderr) = service.exit(Duration::from_secs(20));
+    // The gate never opens and no timeout of either side comes close to the
+    // guard: only the end of the grace period can end the session.
+    let (code, _, stderr) = service.exit();
     assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("grace period over: cancelling 1 sessions"), "{stderr}");
     assert!(stderr.contains("1 sessions were cancelled at shutdown"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(12), "{:?}", started.elapsed());
     assert!(service.reports().is_empty());
     // The brand was told why: an Abort(Cancelled), not a silent hang-up.
-    let run = tokio::time::timeout(Duration::from_secs(10), run).await.expect("bounded").unwrap();
+    let run = tokio::time::timeout(LIMIT, run).await.expect("bounded").unwrap();
     assert_eq!(run.abort_received, Some(AbortReason::Cancelled));
     assert_eq!(run.error, Some(ProtocolError::PeerAborted(AbortReason::Cancelled)));
 }
@@ -325,9 +315,8 @@ async fn sigterm_cancels_sessions_still_running_after_the_grace_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_service_exits_0_on_sigterm() {
     let mut service = Service::start(3, &[Identity::generate().unwrap().fingerprint()], &[]);
-    service.wait_until_listening();
     service.signal("TERM");
-    let (code, _, stderr) = service.exit(Duration::from_secs(10));
+    let (code, _, stderr) = service.exit();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("0 sessions finished, 0 failed, 0 cancelled"), "{stderr}");
 }

@@ -342,6 +342,18 @@ pub fn quick() -> NetConfig {
     }
 }
 
+/// Timeouts far beyond any test's guard (two minutes): with these no timer
+/// can fire while a test waits, so a failure reported in time was noticed
+/// from what the peer did, not from a timeout.
+pub fn patient() -> NetConfig {
+    NetConfig {
+        idle_timeout: Duration::from_secs(600),
+        keep_alive: Duration::from_secs(1),
+        stall_timeout: Duration::from_secs(600),
+        handshake_timeout: Duration::from_secs(600),
+    }
+}
+
 /// Elements `lo..hi`, distinct and unrelated to any real identifier.
 pub fn elements(range: std::ops::Range<u32>) -> ElementSet {
     use sha2::Digest;

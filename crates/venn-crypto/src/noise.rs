@@ -214,9 +214,31 @@ mod tests {
         }
     }
 
+    /// A converted ε draws from the distribution of the exact one: ε = 0.5
+    /// becomes 500,000/1,000,000, whose draws have the moments of scale 2
+    /// (4,000 draws: the standard error of the sample variance is
+    /// `sqrt((376.2 − 7.8354^2) / 4,000) ≈ 0.281`; the bound is 6 of them,
+    /// and scales 1 (Var ≈ 1.84) and 3 (Var ≈ 17.8) fall far outside).
     #[test]
-    fn converted_epsilon_draws() {
+    fn converted_epsilon_draws_at_its_scale() {
         let (num, den) = epsilon_to_rational(0.5).unwrap();
-        assert!(discrete_laplace(num, den).is_ok());
+        assert_eq!((num, den), (500_000, EPSILON_DENOMINATOR));
+        const DRAWS: usize = 4_000;
+        let samples: Vec<i64> = (0..DRAWS).map(|_| discrete_laplace(num, den).unwrap()).collect();
+        let n = DRAWS as f64;
+        let mean = samples.iter().sum::<i64>() as f64 / n;
+        let variance = samples.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        assert!(mean.abs() < 6.0 * (7.8354f64 / n).sqrt(), "sample mean {mean}");
+        assert!((variance - 7.8354).abs() < 6.0 * 0.281, "sample variance {variance}");
+    }
+
+    /// At the largest ε the noise is 0 but with probability about
+    /// `2·e^{−10^6}`: the draw is exactly the count.
+    #[test]
+    fn largest_converted_epsilon_draws_zero() {
+        let (num, den) = epsilon_to_rational(MAX_EPSILON).unwrap();
+        for _ in 0..100 {
+            assert_eq!(discrete_laplace(num, den), Ok(0));
+        }
     }
 }

@@ -264,27 +264,41 @@ fn tampered_release_shape_is_refused() {
 }
 
 /// In encrypted-label mode the aggregator's labels never travel in the
-/// clear, and no identifier or hash of one appears in either direction.
+/// clear, and no identifier or hash of one (of either party) appears in
+/// either direction. The pair records what its first session sends, so the
+/// match runs twice, each role first once.
 #[test]
 fn transcript_of_encrypted_labels_has_no_label_and_no_identifier() {
     let a = records(0..400, 3, 1);
     let r = records(200..600, 2, 0);
-    let mut pair =
-        Pair::new(session(Role::Aggregator, 3, &a, exact(), false), session(Role::Receiver, 2, &r, exact(), false));
-    let mut clear = 0;
-    pair.drive_tampered(&mut |m| {
-        if let Message::LabeledPoints { labels: Labels::Clear(_), .. } = &m {
-            clear += 1;
-        }
-        vec![codec::encode(&m)]
-    });
-    assert!(pair.a.outcome().is_some());
-    assert_eq!(clear, 0);
-    let windows: std::collections::HashSet<&[u8]> = pair.transcript_a.windows(12).collect();
-    for &(id, _) in &a {
-        let raw = format!("person{id}@example.com").into_bytes();
-        for needle in [raw.clone(), Sha256::digest(&raw).to_vec(), element(id).0.to_vec()] {
-            assert!(!windows.contains(&needle[..12]), "identifier {id} leaked");
+    let aggregator = || session(Role::Aggregator, 3, &a, exact(), false);
+    let receiver = || session(Role::Receiver, 2, &r, exact(), false);
+    let mut transcripts = Vec::new();
+    for aggregator_first in [true, false] {
+        let mut pair =
+            if aggregator_first { Pair::new(aggregator(), receiver()) } else { Pair::new(receiver(), aggregator()) };
+        let mut clear = 0;
+        pair.drive_tampered(&mut |m| {
+            if let Message::LabeledPoints { labels: Labels::Clear(_), .. } = &m {
+                clear += 1;
+            }
+            vec![codec::encode(&m)]
+        });
+        assert!(pair.a.outcome().is_some() && pair.b.outcome().is_some(), "{:?} {:?}", pair.a.error(), pair.b.error());
+        assert_eq!(clear, 0, "labels in the clear (aggregator first: {aggregator_first})");
+        transcripts.push((aggregator_first, std::mem::take(&mut pair.transcript_a)));
+    }
+    for (aggregator_first, transcript) in &transcripts {
+        assert!(transcript.len() > 100 * 32, "a transcript of {} bytes", transcript.len());
+        let windows: std::collections::HashSet<&[u8]> = transcript.windows(12).collect();
+        for &(id, _) in a.iter().chain(&r) {
+            let raw = format!("person{id}@example.com").into_bytes();
+            for needle in [raw.clone(), Sha256::digest(&raw).to_vec(), element(id).0.to_vec()] {
+                assert!(
+                    !windows.contains(&needle[..12]),
+                    "identifier {id} leaked (aggregator first: {aggregator_first})"
+                );
+            }
         }
     }
 }
