@@ -102,14 +102,15 @@ fn exit_0_success() {
 
 #[test]
 fn exit_1_other_failure() {
-    // Not a usage, input, policy, peer or network problem: here, a request
-    // the generator cannot meet.
+    // Not a usage, input, policy, peer or network problem: here, a template
+    // that would overwrite a file already there.
     let dir = tempfile::tempdir().unwrap();
-    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let out =
-        venn(&["gen", "--rows-a", "10", "--rows-b", "10", "--overlap", "20", "--out-a", &p("a"), "--out-b", &p("b")]);
+    let existing = dir.path().join("agreement.toml");
+    std::fs::write(&existing, "keep me").unwrap();
+    let out = venn(&["agreement", "init", "--out", existing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("overlap 20 is larger than a list"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("exists; choose another path"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
 }
 
 #[test]

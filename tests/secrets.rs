@@ -224,7 +224,8 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
     let logs = [&client.stdout, &client.stderr, &server.stdout, &server.stderr];
     assert!(text(&client.stderr).contains("TRACE"), "no trace output");
     let logged: usize = logs.iter().map(|l| l.len()).sum();
-    assert!(logged > 100_000, "only {logged} bytes of output");
+    // About 70 KB without colour codes (none go into a pipe).
+    assert!(logged > 50_000, "only {logged} bytes of output");
 
     let needles = needles(&dir.path().join("brand.csv"), &dir.path().join("platform.csv"));
     // The search works: it finds the identifiers where they are, in the inputs.
