@@ -142,9 +142,19 @@ values = ["none", "a", "b"]
 # stricter.
 [policy]
 min_set_size = 1000        # refuse lists with fewer distinct identifiers
-min_cell = 50              # suppress cross-tab cells below this
+min_cell = 50              # suppress cross-tab cells below this (exact counts: and whatever
+                           # would let the other party recover one by subtraction)
 max_labels = 64            # label combinations per side
-# epsilon = 1.0            # discrete Laplace noise of scale 1/epsilon on every cell
+# Differential privacy. With epsilon set, EACH party adds discrete Laplace noise of
+# scale 1/epsilon to every cell the other party receives, so neither can remove it
+# all; cells under min_cell are still suppressed (both apply), and both reports say
+# the figures are noisy. Smaller epsilon: more noise, more privacy.
+# epsilon = 1.0
+# Each party's local privacy ledger refuses a session that would take the epsilon
+# spent with this peer within epsilon_window_days past max_epsilon_per_peer; the
+# refusal reaches the other party as a clear reason.
+# max_epsilon_per_peer = 10.0
+# epsilon_window_days = 30
 "#,
         fp(receiver),
         fp(aggregator)
@@ -164,7 +174,6 @@ mod tests {
         assert_eq!(agreement.aggregator.segments.count(), 4);
         assert_eq!(agreement.policy.min_cell, Some(50));
         assert_eq!(agreement.role_of(&a).unwrap().0, Role::Aggregator);
-        assert!(agreement.role_of(&Fingerprint([3; 32])).is_err());
     }
 
     #[test]
@@ -175,10 +184,34 @@ mod tests {
         assert_ne!(a.sha256, b.sha256);
     }
 
+    /// The whole error chain, as `venn` prints it.
+    fn refusal(bytes: &[u8]) -> String {
+        format!("{:#}", Agreement::parse(bytes).expect_err("the agreement is refused"))
+    }
+
     #[test]
     fn rejects_unknown_fields_and_bad_fingerprints() {
-        assert!(Agreement::parse(b"version = 1\npurpose = \"x\"\nextra = 1\n").is_err());
-        let text = template(None, None);
-        assert!(Agreement::parse(text.as_bytes()).is_err());
+        let err = refusal(b"version = 1\npurpose = \"x\"\nextra = 1\n");
+        assert!(err.contains("unknown field `extra`"), "{err}");
+        let err = refusal(template(None, None).as_bytes());
+        assert!(err.contains("the receiver's fingerprint is not 64 hex digits"), "{err}");
+        let (r, a) = (Fingerprint([1; 32]), Fingerprint([2; 32]));
+        let err = refusal(template(Some(&r), None).as_bytes());
+        assert!(err.contains("the aggregator's fingerprint is not 64 hex digits"), "{err}");
+        let err = refusal(template(Some(&r), Some(&r)).as_bytes());
+        assert!(err.contains("both roles name the same fingerprint"), "{err}");
+        let err = refusal(template(Some(&r), Some(&a)).replace("version = 1", "version = 2").as_bytes());
+        assert!(err.contains("version 2 is not supported (expected 1)"), "{err}");
+        let err = refusal(b"\xff\xfe");
+        assert!(err.contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn a_fingerprint_not_in_the_agreement_has_no_role() {
+        let (r, a, stranger) = (Fingerprint([1; 32]), Fingerprint([2; 32]), Fingerprint([3; 32]));
+        let agreement = Agreement::parse(template(Some(&r), Some(&a)).as_bytes()).unwrap();
+        assert_eq!(agreement.role_of(&r).unwrap().0, Role::Receiver);
+        let err = agreement.role_of(&stranger).expect_err("a stranger has no role").to_string();
+        assert_eq!(err, format!("our fingerprint {stranger} is not named in the agreement"));
     }
 }
