@@ -962,13 +962,11 @@ async fn segment_identity_point_as_an_elgamal_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn segment_labels_that_do_not_fit_the_points() {
     let script: Script = Box::new(|seen| match seen {
-        Seen::Out(channel, Message::LabeledPoints { points, labels: Labels::Encrypted(ciphertexts) }) => {
+        Seen::Out(channel, Message::LabeledPoints { points, labels: Labels::OneHot { ciphertexts, proofs } }) => {
             let mut ciphertexts = ciphertexts.clone();
             ciphertexts.pop();
-            vec![Act::Send(
-                channel,
-                Message::LabeledPoints { points: points.clone(), labels: Labels::Encrypted(ciphertexts) },
-            )]
+            let labels = Labels::OneHot { ciphertexts, proofs: proofs.clone() };
+            vec![Act::Send(channel, Message::LabeledPoints { points: points.clone(), labels })]
         }
         seen => forward(&seen),
     });

@@ -142,9 +142,19 @@ values = ["none", "a", "b"]
 # stricter.
 [policy]
 min_set_size = 1000        # refuse lists with fewer distinct identifiers
-min_cell = 50              # suppress cross-tab cells below this
+min_cell = 50              # suppress cross-tab cells below this (exact counts: and whatever
+                           # would let the other party recover one by subtraction)
 max_labels = 64            # label combinations per side
-# epsilon = 1.0            # discrete Laplace noise of scale 1/epsilon on every cell
+# Differential privacy. With epsilon set, EACH party adds discrete Laplace noise of
+# scale 1/epsilon to every cell the other party receives, so neither can remove it
+# all; cells under min_cell are still suppressed (both apply), and both reports say
+# the figures are noisy. Smaller epsilon: more noise, more privacy.
+# epsilon = 1.0
+# Each party's local privacy ledger refuses a session that would take the epsilon
+# spent with this peer within epsilon_window_days past max_epsilon_per_peer; the
+# refusal reaches the other party as a clear reason.
+# max_epsilon_per_peer = 10.0
+# epsilon_window_days = 30
 "#,
         fp(receiver),
         fp(aggregator)

@@ -224,8 +224,8 @@ fn record(milestones: &Mutex<Milestones>, party: usize, event: &Event) {
 
 /// What every floor sample blinds and re-blinds: the same inputs and keys.
 struct FloorWork {
-    a: BlindingKey,
-    b: BlindingKey,
+    a: Box<BlindingKey>,
+    b: Box<BlindingKey>,
     dst: DomainTag,
     elements: Vec<[u8; 32]>,
     batch: usize,

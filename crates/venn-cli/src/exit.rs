@@ -104,7 +104,10 @@ impl Failure {
             | ProtocolError::Incompatible(Incompatibility::SameRole(_))
             | ProtocolError::Incompatible(Incompatibility::RevealMismatch)
             | ProtocolError::Incompatible(Incompatibility::TooManyLabels { .. })
-            | ProtocolError::PeerAborted(AbortReason::PolicyRefused | AbortReason::AgreementMismatch) => Self::Policy,
+            | ProtocolError::PrivacyBudgetSpent
+            | ProtocolError::PeerAborted(
+                AbortReason::PolicyRefused | AbortReason::AgreementMismatch | AbortReason::PrivacyBudgetSpent,
+            ) => Self::Policy,
             ProtocolError::Cancelled => Self::Other,
             // The peer stopped (a user interrupt, a server shutting down):
             // like a peer that went away, not a violation.

@@ -189,11 +189,17 @@ pub struct SessionArgs {
     /// Our role and segment columns come from it.
     #[arg(long, value_name = "PATH")]
     pub agreement: Option<PathBuf>,
-    /// Our own policy file (TOML); it can only make the session stricter.
+    /// Our own policy file (TOML, the keys of the agreement's [policy]:
+    /// min_set_size, max_set_size, min_cell, max_labels, epsilon,
+    /// max_epsilon_per_peer, epsilon_window_days); it can only make the
+    /// session stricter.
     #[arg(long = "policy", value_name = "PATH")]
     pub policy_file: Option<PathBuf>,
     /// Privacy ledger recording the ε spent with each peer
-    /// (default: $XDG_DATA_HOME/venn/ledger.json).
+    /// (default: $XDG_DATA_HOME/venn/ledger.json). With `epsilon` and
+    /// `max_epsilon_per_peer` set (agreement or --policy), a session that
+    /// would pass the budget within `epsilon_window_days` (30) is refused and
+    /// the peer is told why.
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
     /// Segment match: the aggregator sends its labels in the clear (faster;

@@ -124,6 +124,7 @@ pub fn example_report() -> Report {
         own_size,
         peer_size,
         overlap,
+        overlap_exact: false,
         match_rate_own: overlap as f64 / own_size as f64,
         match_rate_peer: overlap as f64 / peer_size as f64,
         policy: PolicyReport { min_set_size: 1_000, max_set_size: 100_000_000 },
@@ -213,8 +214,10 @@ fn cards(out: &mut String, report: &Report) {
     out.push_str("<div class=\"cards\">\n");
     out.push_str(&format!(
         "<div class=\"card main\"><div class=\"k\"><span class=\"dot\" style=\"background:var(--both)\"></span>\
-         Overlap</div><div class=\"v\" id=\"overlap\">{}</div><div class=\"n\">identifiers in both lists</div></div>\n",
-        group(report.overlap)
+         Overlap</div><div class=\"v\" id=\"overlap\">{}</div><div class=\"n\">identifiers in both lists \
+         ({})</div></div>\n",
+        group(report.overlap),
+        if report.overlap_exact { "exact" } else { "noisy, differentially private" }
     ));
     for (class, colour, name, size, rate) in [
         ("ours", "var(--ours)", "Our list", report.own_size, report.match_rate_own),
@@ -312,8 +315,9 @@ fn segments_section(out: &mut String, report: &Report, s: &SegmentsReport) {
     if let Some(epsilon) = s.epsilon {
         out.push_str(&format!(
             "<p class=\"note\"><strong>Noise (\u{3b5} = {epsilon}).</strong> Each cell has discrete Laplace noise of \
-             scale 1/\u{3b5}; totals are sums of noisy cells, so they may differ slightly from the exact overlap \
-             ({}).</p>\n",
+             scale 1/\u{3b5} from each party (so neither party can remove it all); a negative cell is shown as 0, and \
+             totals are sums of noisy cells, so they may differ slightly from the true overlap. The overlap above \
+             ({}) is the noisy total, the same in both parties' reports.</p>\n",
             group(report.overlap)
         ));
     }
@@ -751,7 +755,7 @@ mod tests {
     use super::*;
 
     fn no_segments() -> Report {
-        Report { segments: None, ..example_report() }
+        Report { segments: None, overlap_exact: true, ..example_report() }
     }
 
     #[test]

@@ -1,6 +1,19 @@
 //! The local privacy ledger: how much ε this party has spent with each
 //! peer. A session that would take a peer past its budget within the
 //! window is refused before any data leaves.
+//!
+//! Each entry is ε that *our* noise spent on *our* data released to that
+//! peer (in a segment match each party adds its own noise to every figure
+//! the other receives, so each side's ledger counts its own direction).
+//!
+//! Several `venn` processes may hold sessions with the same peer at once.
+//! [`Ledger::reserve`] therefore takes an exclusive lock on a lock file
+//! beside the ledger, re-reads the ledger under it, checks the budget and
+//! appends the spend before it unlocks: two sessions cannot both pass a
+//! budget that has room for one, and no entry is lost. The spend is
+//! reserved before the session connects, at our own policy's ε (the merged
+//! ε can only be smaller), and is kept even if the session then fails: an
+//! overcount, never an undercount.
 
 use std::{
     path::{Path, PathBuf},
@@ -35,7 +48,8 @@ pub struct Entry {
     pub epsilon: f64,
     /// When, Unix seconds.
     pub at_unix: u64,
-    /// The session, hex.
+    /// What the spend was for: the session, or a reservation made before
+    /// connecting (with the time and our process id).
     pub session_id: String,
 }
 
@@ -94,10 +108,45 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records a spend and saves the ledger atomically.
-    pub fn record(&mut self, peer: &Fingerprint, epsilon: f64, session_id: String) -> anyhow::Result<()> {
+    /// Under an exclusive lock: re-reads the ledger, refuses with
+    /// [`BudgetExceeded`] if spending `epsilon` more with `peer` would pass
+    /// `budget` within `window_days`, else appends the spend and saves.
+    pub fn reserve(
+        &mut self,
+        peer: &Fingerprint,
+        epsilon: f64,
+        budget: f64,
+        window_days: u64,
+        note: String,
+    ) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        *self = Self::open(&self.path)?;
+        self.check(peer, epsilon, budget, window_days)?;
+        self.record(peer, epsilon, note)
+    }
+
+    /// An exclusive lock on `<ledger>.lock`, released when dropped.
+    fn lock(&self) -> anyhow::Result<std::fs::File> {
+        let dir = self.dir();
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&name).with_context(|| {
+                format!("cannot open the privacy ledger's lock file {}", Path::new(&name).display())
+            })?;
+        file.lock().with_context(|| format!("cannot lock the privacy ledger {}", self.path.display()))?;
+        Ok(file)
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    }
+
+    /// Records a spend and saves the ledger atomically (callers hold the lock).
+    fn record(&mut self, peer: &Fingerprint, epsilon: f64, session_id: String) -> anyhow::Result<()> {
         self.entries.push(Entry { peer: peer.to_hex(), epsilon, at_unix: now(), session_id });
-        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self.dir();
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         serde_json::to_writer_pretty(&mut tmp, &self.entries)?;
@@ -117,14 +166,38 @@ mod tests {
         let path = dir.path().join("ledger.json");
         let peer = Fingerprint([7; 32]);
         let mut ledger = Ledger::open(&path).unwrap();
-        ledger.record(&peer, 1.0, "s1".into()).unwrap();
-        ledger.record(&peer, 1.5, "s2".into()).unwrap();
-        let ledger = Ledger::open(&path).unwrap();
+        ledger.reserve(&peer, 1.0, 3.0, 30, "s1".into()).unwrap();
+        ledger.reserve(&peer, 1.5, 3.0, 30, "s2".into()).unwrap();
+        let mut ledger = Ledger::open(&path).unwrap();
         assert_eq!(ledger.spent(&peer, 30), 2.5);
         assert!(ledger.check(&peer, 0.5, 3.0, 30).is_ok());
-        let err = ledger.check(&peer, 1.0, 3.0, 30).unwrap_err().to_string();
-        assert!(err.contains("privacy budget exceeded"), "{err}");
+        let err = ledger.reserve(&peer, 1.0, 3.0, 30, "s3".into()).unwrap_err();
+        assert!(err.downcast_ref::<BudgetExceeded>().is_some(), "{err}");
+        assert!(err.to_string().contains("privacy budget exceeded"), "{err}");
+        assert_eq!(Ledger::open(&path).unwrap().entries.len(), 2, "a refused reservation records nothing");
         assert_eq!(ledger.spent(&Fingerprint([8; 32]), 30), 0.0);
+    }
+
+    #[test]
+    fn concurrent_reservations_cannot_pass_the_budget_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let peer = Fingerprint([7; 32]);
+        // Sixteen threads, each with a ledger opened before any reserves (a
+        // stale view), race to spend 1.0 of a budget of 5.0.
+        let ledgers: Vec<Ledger> = (0..16).map(|_| Ledger::open(&path).unwrap()).collect();
+        let granted: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = ledgers
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut l)| s.spawn(move || l.reserve(&peer, 1.0, 5.0, 30, format!("t{i}")).is_ok()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count()
+        });
+        assert_eq!(granted, 5, "exactly the budget's worth of sessions pass");
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.entries.len(), 5, "no entry lost");
+        assert_eq!(ledger.spent(&peer, 30), 5.0);
     }
 
     #[test]

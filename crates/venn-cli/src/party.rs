@@ -7,8 +7,8 @@ use anyhow::Context;
 use venn_ids::{LabelScheme, Region};
 use venn_net::{connect, run_machine, Fingerprint, NetConfig, NetError, PeerConnection, PeerPins, Server};
 use venn_protocol::{
-    Event, Incompatibility, Policy, ProtocolError, Role, SegmentConfig, SegmentOutcome, SegmentSession, Session,
-    SessionConfig, Side, MAX_SEGMENT_LABELS,
+    Event, Incompatibility, Machine, Policy, ProtocolError, Role, SegmentConfig, SegmentOutcome, SegmentSession,
+    Session, SessionConfig, Side, MAX_SEGMENT_LABELS,
 };
 
 use crate::{
@@ -16,7 +16,7 @@ use crate::{
     exit::{Unreachable, UsageError},
     flags::{InputArgs, SessionArgs},
     input::{load, Input, InputSpec},
-    ledger::{default_path, Ledger},
+    ledger::{default_path, BudgetExceeded, Ledger},
     policy_file::{describe, PolicySettings},
     progress::Bars,
     report::{Report, SegmentsReport, ValueCount},
@@ -257,10 +257,19 @@ where
     let started = Instant::now();
     spec.options.segments = plan.as_ref().map(|p| p.own.clone()).unwrap_or_default();
     let labels = plan.as_ref().map(|plan| check_labels(plan, &params.policy)).transpose()?;
-    // The budget is checked before anything else happens, the peer included.
-    if let (Some(l), Some(epsilon)) = (plan.as_ref().and_then(|p| p.ledger.as_ref()), params.policy.epsilon()) {
-        l.ledger.check(&l.peer, epsilon, l.budget, l.window_days)?;
+    // The privacy spend is reserved, under the ledger's lock, before any
+    // data can leave. A refusal still reaches the peer, which is told why
+    // instead of waiting for a timeout.
+    let mut budget_refusal = None;
+    if let (Some(l), Some(epsilon)) = (plan.as_ref().and_then(|p| p.ledger.clone()), params.policy.epsilon()) {
+        let mut ledger = l.ledger;
+        let note = format!("reserved before connecting, by process {}", std::process::id());
+        match ledger.reserve(&l.peer, epsilon, l.budget, l.window_days, note) {
+            Err(e) if e.downcast_ref::<BudgetExceeded>().is_some() => budget_refusal = Some(e),
+            other => other?,
+        }
     }
+    let refused = budget_refusal.is_some();
     let bars = Bars::new(role, quiet);
     let reading = bars.spinner(&format!("reading {}", spec.path.display()));
     let (input, stats) =
@@ -278,33 +287,23 @@ where
     let peer = conn.peer();
     tracing::info!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");
     let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
-    let mut ledger = plan.as_ref().and_then(|p| p.ledger.clone());
-    let mut ledger_error = None;
     let watch = |event: &Event| {
         bars.observe(event);
-        if let Event::HandshakeComplete { policy, session_id, .. } = event {
+        if let Event::HandshakeComplete { policy, .. } = event {
             // Both parties announce the merged policy before any point leaves;
             // bench and quiet demos, which play both parties, stay silent.
             if !quiet || matches!(role, "serve" | "connect") {
                 bars.suspend(|| eprintln!("venn: session policy (stricter of both parties): {}", describe(policy)));
-            }
-            if let (Some(l), Some(epsilon)) = (ledger.as_mut(), policy.epsilon()) {
-                if let Err(e) = l.ledger.record(&peer, epsilon, session_id.to_hex()) {
-                    ledger_error = Some(e);
-                }
             }
         }
         observe(event);
     };
     let result = match (input, &plan, labels) {
         (Input::Count(set), None, _) => {
-            run_machine(
-                conn,
-                |binding| Session::new(SessionConfig { channel_binding: binding, ..config }, set),
-                &params.net,
-                watch,
-            )
-            .await
+            let start = |binding| {
+                Session::new(SessionConfig { channel_binding: binding, ..config }, set).map(|m| refuse_if(m, refused))
+            };
+            run_machine(conn, start, &params.net, watch).await
         }
         (Input::Segments(set), Some(plan), Some(labels)) => {
             let start = |binding| {
@@ -316,15 +315,15 @@ where
                     agreement: plan.agreement,
                     reveal_segment_sizes: plan.reveal,
                 };
-                SegmentSession::new(config, set)
+                SegmentSession::new(config, set).map(|m| refuse_if(m, refused))
             };
             run_machine(conn, start, &params.net, watch).await
         }
         _ => anyhow::bail!("internal error: input and plan disagree"),
     };
     bars.finish();
-    if let Some(e) = ledger_error {
-        return Err(e.context("the match ran but its privacy spend could not be recorded"));
+    if let Some(refusal) = budget_refusal {
+        return Err(refusal.context("refused the session and told the peer"));
     }
     let session = result?;
     let mut report = Report::new(role, own.to_hex(), stats, &session, started.elapsed());
@@ -332,6 +331,15 @@ where
         report.segments = Some(segments_report(plan, outcome, &session.outcome.policy));
     }
     Ok(report)
+}
+
+/// A session that our privacy ledger refused: it sends its Hello and an
+/// Abort that says why, and nothing else.
+fn refuse_if<M: Machine>(mut machine: M, refused: bool) -> M {
+    if refused {
+        machine.refuse_privacy_budget();
+    }
+    machine
 }
 
 /// Our number of labels, or a clear refusal when the agreed columns have

@@ -36,8 +36,13 @@ pub struct Report {
     pub own_size: u64,
     /// The peer's distinct identifiers.
     pub peer_size: u64,
-    /// Identifiers in both sets.
+    /// Identifiers in both sets: exact in a count and in an exact segment
+    /// match; in a segment match with noise, the released (noisy) total,
+    /// the same figure in both parties' reports.
     pub overlap: u64,
+    /// Whether `overlap` is exact (false: it carries differential-privacy
+    /// noise).
+    pub overlap_exact: bool,
     /// `overlap / own_size`.
     pub match_rate_own: f64,
     /// `overlap / peer_size`.
@@ -99,7 +104,10 @@ impl SegmentsReport {
     pub fn human(&self) -> String {
         let cell = |v: &Option<i64>| v.map_or_else(|| "suppressed".to_owned(), signed_group);
         let mut out = String::new();
-        let noise = self.epsilon.map_or_else(|| "no noise".to_owned(), |e| format!("discrete Laplace noise, ε = {e}"));
+        let noise = self.epsilon.map_or_else(
+            || "exact counts".to_owned(),
+            |e| format!("noisy counts: discrete Laplace noise of ε = {e} drawn by each party, negatives shown as 0"),
+        );
         out += &format!(
             "\nSegments (we are the {}; agreement {}; cells under {} suppressed; {})\n",
             self.role,
@@ -214,6 +222,7 @@ impl Report {
             own_size: o.own_size,
             peer_size: o.peer_size,
             overlap: o.overlap,
+            overlap_exact: o.segments.as_ref().is_none_or(|s| !s.noisy),
             match_rate_own: rate(o.overlap, o.own_size),
             match_rate_peer: rate(o.overlap, o.peer_size),
             policy: PolicyReport { min_set_size: o.policy.min_set_size, max_set_size: o.policy.max_set_size },
@@ -241,7 +250,13 @@ impl Report {
             out.push_str(&s);
             out.push('\n');
         };
-        line(format!("Overlap            {:>12}", group(self.overlap)));
+        let kind = match self.segments.as_ref().and_then(|s| s.epsilon) {
+            Some(epsilon) if !self.overlap_exact => {
+                format!("noisy: differentially private, ε = {epsilon} from each party; the peer's report says the same")
+            }
+            _ => "exact".to_owned(),
+        };
+        line(format!("Overlap            {:>12}   ({kind})", group(self.overlap)));
         line(format!(
             "Our list           {:>12}   match rate {:>6.2}%",
             group(self.own_size),

@@ -1,8 +1,8 @@
 //! Ephemeral blinding keys.
 
 use curve25519_dalek::scalar::Scalar;
-use rand_core::OsRng;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use rand_core::{OsRng, RngCore};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// An ephemeral blinding scalar `k ∈ [1, ℓ)`, drawn from the operating
 /// system's CSPRNG for one session and wiped from memory when dropped.
@@ -19,20 +19,29 @@ pub struct BlindingKey {
 }
 
 impl BlindingKey {
-    /// Draws a fresh non-zero key from the OS CSPRNG.
-    pub fn random() -> Self {
-        loop {
-            let k = Scalar::random(&mut OsRng);
-            // The chance of zero is 2^-252; the loop is for correctness, not
-            // for probability.
-            if k != Scalar::ZERO {
-                return Self::from_scalar(k);
-            }
+    /// Draws a fresh non-zero key from the OS CSPRNG, directly into a heap
+    /// allocation that is its only home: the session moves the `Box`
+    /// (a pointer), never the scalars, so the bytes wiped on drop are the
+    /// only copy the key's owner keeps. (The 64 random bytes live in a
+    /// zeroizing buffer; the scalar that `from_bytes_mod_order_wide` returns
+    /// and the product `k·½` pass through registers or the stack on their
+    /// way in, which Rust gives no way to wipe.)
+    pub fn random() -> Box<Self> {
+        let mut key = Box::new(Self { full: Scalar::ZERO, half: Scalar::ZERO });
+        let mut wide = Zeroizing::new([0u8; 64]);
+        // The chance of zero is 2^-252; the loop is for correctness, not
+        // for probability.
+        while key.full == Scalar::ZERO {
+            OsRng.fill_bytes(wide.as_mut());
+            key.full = Scalar::from_bytes_mod_order_wide(&wide);
         }
+        key.half = key.full * Scalar::from(2u8).invert();
+        key
     }
 
-    /// Wraps a known scalar. Crate-internal: only the conformance tests need
-    /// a fixed key.
+    /// Wraps a known scalar. Test-only: the conformance tests need a fixed
+    /// key.
+    #[cfg(test)]
     pub(crate) fn from_scalar(full: Scalar) -> Self {
         let half = full * Scalar::from(2u8).invert();
         Self { full, half }

@@ -109,6 +109,22 @@ pub enum Misbehavior {
     /// the aggregator's tags.
     #[error("peer sent its points before returning our tags")]
     PointsBeforeTags,
+    /// Segment mode: the receiver's label ciphertexts are not proven
+    /// one-hot (a proof is malformed or the batch equation fails).
+    #[error("peer's label ciphertexts are not proven one-hot: {0}")]
+    UnprovenLabels(CryptoError),
+    /// Segment mode: the announced stream size does not fit the set size.
+    #[error("peer announced {stream} records for a set of {set}, outside what padding allows")]
+    BadStreamSize {
+        /// Records announced.
+        stream: u64,
+        /// The announced set size.
+        set: u64,
+    },
+    /// Segment mode: in an exact release the aggregator's own totals differ
+    /// from the released ones.
+    #[error("peer released totals that differ from the overlap we counted")]
+    InconsistentRelease,
     /// Segment mode: a ciphertext that decrypts to nothing valid.
     #[error("peer sent a ciphertext that decrypts to no valid label")]
     BadCiphertext,
@@ -201,6 +217,9 @@ pub enum ProtocolError {
     /// The system could not provide randomness for the noise.
     #[error("could not draw differential-privacy noise")]
     NoiseUnavailable,
+    /// We refused: our privacy ledger has too little ε left for this peer.
+    #[error("our privacy budget (ε) for this peer is spent")]
+    PrivacyBudgetSpent,
 }
 
 impl ProtocolError {
@@ -216,6 +235,7 @@ impl ProtocolError {
             Self::PolicyRefused(_) => AbortReason::PolicyRefused,
             Self::PeerAborted(_) => return None,
             Self::Cancelled | Self::NoiseUnavailable => AbortReason::Cancelled,
+            Self::PrivacyBudgetSpent => AbortReason::PrivacyBudgetSpent,
         })
     }
 }

@@ -42,6 +42,8 @@ mod session;
 mod transcript;
 
 #[cfg(test)]
+mod segment_attacks;
+#[cfg(test)]
 mod segment_tests;
 #[cfg(test)]
 mod tests;

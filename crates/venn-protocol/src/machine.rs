@@ -22,6 +22,11 @@ pub trait Machine {
     fn handle_oversize(&mut self, len: usize);
     /// Stops the session from our side; the peer is told.
     fn cancel(&mut self);
+    /// Refuses the session because our privacy ledger has too little ε
+    /// left for this peer. Our Hello, if still unsent, goes out first, so
+    /// the peer learns who refused and why
+    /// ([`AbortReason::PrivacyBudgetSpent`](crate::AbortReason)).
+    fn refuse_privacy_budget(&mut self);
     /// The next message to send, if any. Call until it returns `None`, and
     /// again after every input. Computes the next batch when nothing else is
     /// pending, so the cost lands where the transport asks for data.
@@ -103,6 +108,12 @@ impl<P: Protocol> Machine for P {
     fn cancel(&mut self) {
         if !self.is_done() {
             fail(self, ProtocolError::Cancelled);
+        }
+    }
+
+    fn refuse_privacy_budget(&mut self) {
+        if !self.is_done() {
+            fail(self, ProtocolError::PrivacyBudgetSpent);
         }
     }
 

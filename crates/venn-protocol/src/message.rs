@@ -59,20 +59,19 @@ pub enum Message {
 /// Labels travelling with a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Labels {
-    /// ElGamal ciphertexts, a fixed number of points per record.
-    Encrypted(Vec<PointBytes>),
-    /// Label indices in the clear (`--reveal-segment-sizes`).
+    /// The aggregator's label indices in the clear: its records travel in
+    /// label groups padded with dummies, so a label says which group, never
+    /// which record.
     Clear(Vec<u16>),
-}
-
-impl Labels {
-    /// Bytes on the wire for `records` records of `width` points each.
-    pub fn wire_size(&self) -> usize {
-        match self {
-            Labels::Encrypted(points) => points.len() * 32,
-            Labels::Clear(labels) => labels.len() * 2,
-        }
-    }
+    /// The receiver's one-hot ElGamal ciphertexts (`L + 1` points per
+    /// record) with a proof per record that each is one-hot
+    /// ([`venn_crypto::proof_len`] bytes each).
+    OneHot {
+        /// `L + 1` points per record.
+        ciphertexts: Vec<PointBytes>,
+        /// One proof per record, concatenated.
+        proofs: Vec<u8>,
+    },
 }
 
 /// Which side of a segment match a party plays.
@@ -102,11 +101,15 @@ pub struct SegmentHello {
     pub labels: u16,
     /// SHA-256 of the agreement file both parties signed off.
     pub agreement: [u8; 32],
-    /// Whether the aggregator sends its labels in the clear.
+    /// Whether the aggregator's label groups travel unpadded (their sizes
+    /// then reach the receiver exactly).
     pub reveal_segment_sizes: bool,
-    /// The sender's ElGamal public keys: one per label for the receiver,
-    /// one for the aggregator (none when labels travel in the clear).
+    /// The receiver's ElGamal public keys, one per label; none from the
+    /// aggregator.
     pub keys: Vec<PointBytes>,
+    /// Records the sender will stream: its set size, plus the aggregator's
+    /// dummies.
+    pub stream_size: u64,
 }
 
 /// The handshake message.
@@ -139,6 +142,9 @@ pub enum AbortReason {
     AgreementMismatch,
     /// The local side stopped (user interrupt, local failure).
     Cancelled,
+    /// A session with this peer would spend more ε than the sender's
+    /// privacy budget for it has left.
+    PrivacyBudgetSpent,
 }
 
 impl std::fmt::Display for AbortReason {
@@ -150,6 +156,7 @@ impl std::fmt::Display for AbortReason {
             Self::ConfirmationMismatch => "the results did not agree",
             Self::AgreementMismatch => "the agreement or the roles do not match",
             Self::Cancelled => "it was cancelled",
+            Self::PrivacyBudgetSpent => "its privacy budget (ε) for sessions with us is spent",
         })
     }
 }

@@ -10,19 +10,19 @@ use crate::{
     SegmentConfig, SegmentSession, SessionConfig,
 };
 
-const AGREEMENT: [u8; 32] = [0xa6; 32];
+pub(crate) const AGREEMENT: [u8; 32] = [0xa6; 32];
 
-fn element(id: u64) -> Element {
+pub(crate) fn element(id: u64) -> Element {
     Element(Sha256::digest(format!("person{id}@example.com")).into())
 }
 
 /// A party's records: ids with a label each, derived from the id so both
 /// sides can compute the expected table.
-fn records(ids: impl IntoIterator<Item = u64>, labels: u16, salt: u64) -> Vec<(u64, u16)> {
+pub(crate) fn records(ids: impl IntoIterator<Item = u64>, labels: u16, salt: u64) -> Vec<(u64, u16)> {
     ids.into_iter().map(|id| (id, ((id.wrapping_mul(2654435761).wrapping_add(salt)) % labels as u64) as u16)).collect()
 }
 
-fn session(role: Role, labels: u16, recs: &[(u64, u16)], policy: Policy, reveal: bool) -> SegmentSession {
+pub(crate) fn session(role: Role, labels: u16, recs: &[(u64, u16)], policy: Policy, reveal: bool) -> SegmentSession {
     session_with(role, labels, recs, policy, reveal, AGREEMENT)
 }
 
@@ -47,7 +47,7 @@ fn session_with(
 
 /// The plain cross-tab: `cells[r][a]` = ids in both with receiver label r
 /// and aggregator label a.
-fn plain(receiver: &[(u64, u16)], aggregator: &[(u64, u16)], lr: u16, la: u16) -> Vec<Vec<i64>> {
+pub(crate) fn plain(receiver: &[(u64, u16)], aggregator: &[(u64, u16)], lr: u16, la: u16) -> Vec<Vec<i64>> {
     let a: std::collections::HashMap<u64, u16> = aggregator.iter().copied().collect();
     let mut cells = vec![vec![0i64; la as usize]; lr as usize];
     for (id, r) in receiver {
@@ -58,7 +58,7 @@ fn plain(receiver: &[(u64, u16)], aggregator: &[(u64, u16)], lr: u16, la: u16) -
     cells
 }
 
-fn exact() -> Policy {
+pub(crate) fn exact() -> Policy {
     Policy { min_cell: 0, ..Policy::permissive() }
 }
 
@@ -238,9 +238,9 @@ fn labels_that_do_not_fit_the_batch_are_refused() {
     let mut pair =
         Pair::new(session(Role::Aggregator, 2, &a, exact(), false), session(Role::Receiver, 2, &r, exact(), false));
     pair.drive_tampered(&mut |m| match m {
-        Message::LabeledPoints { points, labels: Labels::Encrypted(mut c) } => {
+        Message::LabeledPoints { points, labels: Labels::Clear(mut c) } => {
             c.pop();
-            vec![codec::encode(&Message::LabeledPoints { points, labels: Labels::Encrypted(c) })]
+            vec![codec::encode(&Message::LabeledPoints { points, labels: Labels::Clear(c) })]
         }
         m => vec![codec::encode(&m)],
     });
@@ -263,12 +263,12 @@ fn tampered_release_shape_is_refused() {
     assert_eq!(pair.b.error(), Some(&ProtocolError::PeerMisbehaved(Misbehavior::BadRelease)));
 }
 
-/// In encrypted-label mode the aggregator's labels never travel in the
-/// clear, and no identifier or hash of one (of either party) appears in
-/// either direction. The pair records what its first session sends, so the
-/// match runs twice, each role first once.
+/// The receiver's labels never travel in the clear (the aggregator's do,
+/// as group names), and no identifier or hash of one (of either party)
+/// appears in either direction. The pair records what its first session
+/// sends, so the match runs twice, each role first once.
 #[test]
-fn transcript_of_encrypted_labels_has_no_label_and_no_identifier() {
+fn transcript_has_no_receiver_label_and_no_identifier() {
     let a = records(0..400, 3, 1);
     let r = records(200..600, 2, 0);
     let aggregator = || session(Role::Aggregator, 3, &a, exact(), false);
@@ -277,15 +277,21 @@ fn transcript_of_encrypted_labels_has_no_label_and_no_identifier() {
     for aggregator_first in [true, false] {
         let mut pair =
             if aggregator_first { Pair::new(aggregator(), receiver()) } else { Pair::new(receiver(), aggregator()) };
-        let mut clear = 0;
+        let (mut clear, mut one_hot) = (0, 0);
         pair.drive_tampered(&mut |m| {
-            if let Message::LabeledPoints { labels: Labels::Clear(_), .. } = &m {
-                clear += 1;
+            match &m {
+                Message::LabeledPoints { labels: Labels::Clear(_), .. } => clear += 1,
+                Message::LabeledPoints { labels: Labels::OneHot { .. }, .. } => one_hot += 1,
+                _ => {}
             }
             vec![codec::encode(&m)]
         });
         assert!(pair.a.outcome().is_some() && pair.b.outcome().is_some(), "{:?} {:?}", pair.a.error(), pair.b.error());
-        assert_eq!(clear, 0, "labels in the clear (aggregator first: {aggregator_first})");
+        if aggregator_first {
+            assert!(clear > 0 && one_hot == 0, "the aggregator sends group labels");
+        } else {
+            assert!(clear == 0 && one_hot > 0, "the receiver's labels are encrypted and proven");
+        }
         transcripts.push((aggregator_first, std::mem::take(&mut pair.transcript_a)));
     }
     for (aggregator_first, transcript) in &transcripts {
@@ -300,5 +306,67 @@ fn transcript_of_encrypted_labels_has_no_label_and_no_identifier() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_budget_refusal_reaches_the_peer_with_its_reason() {
+    let r = records(0..300, 2, 0);
+    let a = records(0..300, 2, 1);
+    let mut pair =
+        Pair::new(session(Role::Receiver, 2, &r, exact(), false), session(Role::Aggregator, 2, &a, exact(), false));
+    pair.a.refuse_privacy_budget();
+    pair.drive();
+    assert_eq!(pair.a.error(), Some(&ProtocolError::PrivacyBudgetSpent));
+    assert_eq!(pair.b.error(), Some(&ProtocolError::PeerAborted(crate::AbortReason::PrivacyBudgetSpent)));
+}
+
+#[test]
+fn a_stream_size_beyond_the_padding_is_refused() {
+    let r = records(0..300, 2, 0);
+    let a = records(0..300, 2, 1);
+    let mut pair =
+        Pair::new(session(Role::Aggregator, 2, &a, exact(), false), session(Role::Receiver, 2, &r, exact(), false));
+    pair.drive_tampered(&mut |m| match m {
+        Message::Hello(mut hello) => {
+            if let Some(s) = hello.segments.as_mut() {
+                s.stream_size = 10_000;
+            }
+            vec![codec::encode(&Message::Hello(hello))]
+        }
+        m => vec![codec::encode(&m)],
+    });
+    assert_eq!(
+        pair.b.error(),
+        Some(&ProtocolError::PeerMisbehaved(Misbehavior::BadStreamSize { stream: 10_000, set: 300 }))
+    );
+}
+
+#[test]
+fn an_exact_release_that_contradicts_the_aggregators_count_is_refused() {
+    let r = records(0..300, 2, 0);
+    let a = records(0..300, 2, 1);
+    let mut pair =
+        Pair::new(session(Role::Receiver, 2, &r, exact(), false), session(Role::Aggregator, 2, &a, exact(), false));
+    pair.drive_tampered(&mut |m| match m {
+        Message::Release(mut rel) => {
+            rel.col_totals[0] = rel.col_totals[0].map(|v| v + 1);
+            vec![codec::encode(&Message::Release(rel))]
+        }
+        m => vec![codec::encode(&m)],
+    });
+    assert_eq!(pair.b.error(), Some(&ProtocolError::PeerMisbehaved(Misbehavior::InconsistentRelease)));
+}
+
+#[test]
+fn group_padding_hides_sizes_to_an_eighth() {
+    use crate::segments::padded_group_size;
+    assert_eq!(padded_group_size(0), 64, "an empty group looks like a small one");
+    assert_eq!(padded_group_size(1), 64);
+    assert_eq!(padded_group_size(64), 64);
+    assert_eq!(padded_group_size(65), 128);
+    for n in [100u64, 1_000, 12_345, 999_999, 123_456_789] {
+        let p = padded_group_size(n);
+        assert!(p >= n && p - n <= (n / 8).max(64), "{n} → {p}");
     }
 }

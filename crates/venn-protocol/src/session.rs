@@ -123,6 +123,9 @@ pub struct SegmentOutcome {
     /// Aggregator only: exact overlap per own label (before noise), which
     /// the aggregator learns by matching.
     pub aggregator_marginal: Option<Vec<u64>>,
+    /// Whether the released figures carry noise (the policy set ε); if
+    /// not, every released figure is exact.
+    pub noisy: bool,
 }
 
 /// What a driver is told, in order.
@@ -174,14 +177,14 @@ impl State {
 
 /// Before the peer's Hello: our key and shuffled set, nothing derived yet.
 struct Handshake {
-    key: BlindingKey,
+    key: Box<BlindingKey>,
     nonce: [u8; NONCE_LEN],
     own: Vec<Element>,
 }
 
 /// Points and tags flowing both ways. Dropping it zeroizes the key.
 struct Exchange {
-    key: BlindingKey,
+    key: Box<BlindingKey>,
     dst: DomainTag,
     session_id: SessionId,
     policy: Policy,
