@@ -102,12 +102,14 @@ async fn every_kind_of_dirty_row_is_a_counted_skip_and_the_clean_rows_match() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identifiers_that_all_normalize_to_nothing_are_a_policy_refusal_naming_our_empty_list() {
+async fn identifiers_that_all_normalize_to_nothing_are_bad_input_with_the_skip_reasons() {
     let csv = b"email\n   \nn/a\n-\n\"\"\n@\n";
     let (out, report) = connect_with(csv, &["alice@example.com"], &[]).await;
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("our set has 0 identifiers, below the minimum"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("all 5 rows of"), "{stderr}");
+    assert!(stderr.contains("(2 empty, 3 malformed_email)"), "{stderr}");
+    assert!(stderr.contains("check that --id-column \"email\" and --id-type email describe the file"), "{stderr}");
     assert!(report.is_none());
 }
 

@@ -95,7 +95,7 @@ fn exit_0_success() {
     // The printed overlap is the generator's 50, and so are both reports'.
     let stdout = text(&client.stdout);
     let printed = stdout.lines().find_map(|l| l.strip_prefix("Overlap")).map(str::trim);
-    assert_eq!(printed, Some("50"), "{stdout}");
+    assert_eq!(printed, Some("50   (exact)"), "{stdout}");
     assert_eq!(pair.report("brand.json")["overlap"], 50);
     assert_eq!(pair.report("platform.json")["overlap"], 50);
 }

@@ -192,17 +192,36 @@ fn too_many_label_combinations_are_refused_before_connecting() {
 
 #[test]
 fn privacy_ledger_refuses_a_session_over_budget() {
-    let s =
-        Setup::new(1_500, 600, |t| exact(t).replace("# epsilon = 1.0", "epsilon = 1.0\nmax_epsilon_per_peer = 1.5"));
-    let (brand, platform) = s.run(&[], &[]);
+    let s = Setup::new(1_500, 600, |t| exact(t).replace("# epsilon = 1.0", "epsilon = 1.0"));
+    // The brand's own policy file caps ε with the platform at 1.5.
+    std::fs::write(s.path("brand-policy.toml"), "max_epsilon_per_peer = 1.5\n").unwrap();
+    let policy = s.path("brand-policy.toml");
+    let brand_flags = ["--policy", policy.to_str().unwrap()];
+    let (brand, platform) = s.run(&brand_flags, &[]);
     assert!(brand.status.success() && platform.status.success(), "{}", text(&brand.stderr));
     let ledger = std::fs::read_to_string(s.path("brand-ledger.json")).unwrap();
     assert!(ledger.contains(&s.platform_fp), "the spend is recorded against the peer");
-    // A second session would spend 1.0 more: 2.0 > 1.5.
+    // A second session would spend 1.0 more: 2.0 > 1.5. The brand refuses,
+    // and the platform is told why instead of waiting for a timeout.
     std::fs::remove_file(s.path("brand.json")).unwrap();
-    let out = s.brand_alone();
+    std::fs::remove_file(s.path("platform.json")).unwrap();
+    let (brand, platform) = s.run(&brand_flags, &[]);
+    assert_eq!(brand.status.code(), Some(4), "{}", text(&brand.stderr));
+    assert!(text(&brand.stderr).contains("privacy budget exceeded"), "{}", text(&brand.stderr));
+    assert!(text(&brand.stderr).contains("told the peer"), "{}", text(&brand.stderr));
+    assert_eq!(platform.status.code(), Some(4), "{}", text(&platform.stderr));
+    let said = text(&platform.stderr);
+    assert!(said.contains("peer aborted because its privacy budget (ε) for sessions with us is spent"), "{said}");
+    assert!(!s.path("brand.json").exists() && !s.path("platform.json").exists());
+    // With nobody to tell, the refusal is still a policy refusal.
+    let out = Running::start(&{
+        let mut args = s.args("brand", "127.0.0.1:9", &brand_flags);
+        args.extend(["--connect-timeout".to_owned(), "1".to_owned()]);
+        args
+    })
+    .wait(LIMIT)
+    .0;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("privacy budget exceeded"), "{}", text(&out.stderr));
-    assert!(!s.path("brand.json").exists());
     let _ = &s.brand_fp;
 }

@@ -202,9 +202,10 @@ pub struct SessionArgs {
     /// the peer is told why.
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
-    /// Segment match: the aggregator sends its labels in the clear (faster;
-    /// the receiver then also learns the aggregator's segment sizes). Both
-    /// parties must pass it.
+    /// Segment match: the aggregator's label groups travel without dummy
+    /// padding (fewer points on the wire; the receiver then learns the
+    /// aggregator's segment sizes exactly instead of to within an eighth).
+    /// Both parties must pass it.
     #[arg(long)]
     pub reveal_segment_sizes: bool,
     /// Refuse sessions where either list has fewer distinct identifiers.
@@ -417,7 +418,7 @@ pub struct BenchArgs {
     /// and `other`); the aggregator has 4 (campaign exposure and `other`).
     #[arg(long, value_name = "L", value_parser = clap::value_parser!(u16).range(2..=5))]
     pub segments: Option<u16>,
-    /// With --segments: the aggregator's labels travel in the clear.
+    /// With --segments: the aggregator's label groups travel unpadded.
     #[arg(long)]
     pub reveal_segment_sizes: bool,
     /// Floor samples taken before the match, and as many after it; the
@@ -457,10 +458,10 @@ pub struct DemoArgs {
     /// A plain count, without segments.
     #[arg(long)]
     pub no_segments: bool,
-    /// Noise: ε of the discrete Laplace on every released cell. With noise,
-    /// small cells are suppressed but totals need no complementary
-    /// suppression; without it (--exact), whatever would reveal a small
-    /// cell by subtraction is suppressed too.
+    /// Noise: ε of the discrete Laplace noise each party adds to every cell
+    /// the other receives. With noise, small cells are still suppressed but
+    /// totals need no complementary suppression; without it (--exact),
+    /// whatever would reveal a small cell by subtraction is suppressed too.
     #[arg(long, default_value_t = 1.0, value_name = "EPSILON")]
     pub epsilon: f64,
     /// Exact counts: no noise, complementary suppression instead.

@@ -283,7 +283,17 @@ where
         Input::Segments(set) => set.len(),
     };
     params.policy.check(Side::Own, own_size as u64).map_err(ProtocolError::from)?;
-    let conn = reach().await?;
+    let conn = match (reach().await, budget_refusal) {
+        (Ok(conn), refusal) => {
+            budget_refusal = refusal;
+            conn
+        }
+        // The refusal is the answer even with nobody to tell.
+        (Err(e), Some(refusal)) => {
+            return Err(refusal.context(format!("refused the session; the peer could not be told ({e:#})")))
+        }
+        (Err(e), None) => return Err(e),
+    };
     let peer = conn.peer();
     tracing::info!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");
     let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
