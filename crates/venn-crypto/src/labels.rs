@@ -228,7 +228,7 @@ pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointB
 /// come back. Rejects invalid encodings by index.
 pub fn rerandomize(keys: &PublicLabelKeys, ciphertexts: &[PointBytes]) -> Result<Vec<PointBytes>, CryptoError> {
     let width = keys.len() + 1;
-    if ciphertexts.len() % width != 0 {
+    if !ciphertexts.len().is_multiple_of(width) {
         return Err(CryptoError::RaggedCiphertexts { len: ciphertexts.len(), width });
     }
     let results: Vec<Result<Vec<PointBytes>, CryptoError>> = ciphertexts

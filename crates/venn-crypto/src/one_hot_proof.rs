@@ -455,7 +455,7 @@ pub fn verify_one_hot_batch(
 ) -> Result<(), CryptoError> {
     let l = keys.len();
     let width = l + 1;
-    if ciphertexts.len() % width != 0 {
+    if !ciphertexts.len().is_multiple_of(width) {
         return Err(CryptoError::RaggedCiphertexts { len: ciphertexts.len(), width });
     }
     let records = ciphertexts.len() / width;
