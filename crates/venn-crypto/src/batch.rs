@@ -6,7 +6,11 @@
 //! one field inversion across the chunk (Montgomery's trick). That is why
 //! the key keeps `k/2`: `compress(2·(k/2)·P) = compress(k·P)`.
 
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::{
+    ristretto::{CompressedRistretto, RistrettoPoint},
+    scalar::Scalar,
+    traits::Identity,
+};
 use rayon::prelude::*;
 
 use crate::{hash_to_group, BlindingKey, CryptoError, DomainTag, PointBytes, Tag};
@@ -22,13 +26,7 @@ pub fn blind_batch<M>(key: &BlindingKey, dst: &DomainTag, messages: &[M]) -> Vec
 where
     M: AsRef<[u8]> + Sync,
 {
-    let mut out = vec![[0u8; 32]; messages.len()];
-    out.par_chunks_mut(BATCH_CHUNK).zip(messages.par_chunks(BATCH_CHUNK)).for_each(|(out, messages)| {
-        let points: Vec<RistrettoPoint> =
-            messages.iter().map(|m| hash_to_group(m.as_ref(), dst) * key.half()).collect();
-        write_doubled(&points, out, |c| c.to_bytes());
-    });
-    out
+    hash_scale_compress(key.half(), dst, messages, [0u8; 32], false, |c| c.to_bytes()).0
 }
 
 /// `k·P` for every received encoding `P`, truncated to a [`Tag`]: what a
@@ -37,31 +35,90 @@ where
 /// Rejects, naming the lowest offending index, an encoding that is not a
 /// canonical ristretto255 point and the identity (all-zero encoding).
 pub fn reblind_to_tags(key: &BlindingKey, encodings: &[PointBytes]) -> Result<Vec<Tag>, CryptoError> {
-    let mut out = vec![Tag([0u8; 16]); encodings.len()];
-    let failures: Vec<CryptoError> = out
+    let (tags, _) =
+        scale_compress(key.half(), encodings, Tag([0u8; 16]), false, |c| Tag::from_point_bytes(c.as_bytes()))?;
+    Ok(tags)
+}
+
+/// The hashing half of the batch machinery, shared by [`blind_batch`] and
+/// the index mode's `epoch_tags`: for every message `m`, with `s = k/2`,
+/// `P = s·H(m)`, then `map(compress(2·P))` (one field inversion per chunk),
+/// in input order, spread over rayon in chunks of [`BATCH_CHUNK`].
+///
+/// With `sum`, the second value is `Σ 2·P = k·Σ H(m)` (chunk sums added as
+/// the chunks finish, one point addition per message); without, it is the
+/// identity. `s` is secret: it is only used in constant-time multiplication.
+pub(crate) fn hash_scale_compress<M, T>(
+    half: &Scalar,
+    dst: &DomainTag,
+    messages: &[M],
+    blank: T,
+    sum: bool,
+    map: impl Fn(&CompressedRistretto) -> T + Sync,
+) -> (Vec<T>, RistrettoPoint)
+where
+    M: AsRef<[u8]> + Sync,
+    T: Clone + Send + Sync,
+{
+    let mut out = vec![blank; messages.len()];
+    let halved_sum: RistrettoPoint = out
+        .par_chunks_mut(BATCH_CHUNK)
+        .zip(messages.par_chunks(BATCH_CHUNK))
+        .map(|(out, messages)| {
+            let points: Vec<RistrettoPoint> = messages.iter().map(|m| hash_to_group(m.as_ref(), dst) * half).collect();
+            write_doubled(&points, out, &map);
+            if sum {
+                points.iter().sum()
+            } else {
+                RistrettoPoint::identity()
+            }
+        })
+        .reduce(RistrettoPoint::identity, |a, b| a + b);
+    (out, halved_sum + halved_sum)
+}
+
+/// The re-keying half of the batch machinery, shared by
+/// [`reblind_to_tags`] and the index mode's `evaluate_batch` and
+/// `unblind_to_filter_keys`: every encoding is decompressed (refused, by
+/// lowest index, if it is not a canonical ristretto255 point or is the
+/// identity), `P = s·X` with the caller's `s` (`k/2` for a key `k`), then
+/// `map(compress(2·P))`, in input order, in parallel chunks.
+///
+/// With `sum`, the second value is `Σ X` over the decompressed inputs (not
+/// the products); without, it is the identity. `s` is secret and only used
+/// in constant-time multiplication.
+pub(crate) fn scale_compress<T>(
+    half: &Scalar,
+    encodings: &[PointBytes],
+    blank: T,
+    sum: bool,
+    map: impl Fn(&CompressedRistretto) -> T + Sync,
+) -> Result<(Vec<T>, RistrettoPoint), CryptoError>
+where
+    T: Clone + Send + Sync,
+{
+    let mut out = vec![blank; encodings.len()];
+    let chunk_sums: Vec<Result<RistrettoPoint, CryptoError>> = out
         .par_chunks_mut(BATCH_CHUNK)
         .zip(encodings.par_chunks(BATCH_CHUNK))
         .enumerate()
-        .filter_map(|(chunk, (out, encodings))| {
-            let offset = chunk * BATCH_CHUNK;
-            let points = match decompress_all(encodings, offset) {
-                Ok(points) => points,
-                Err(e) => return Some(e),
-            };
-            let blinded: Vec<RistrettoPoint> = points.iter().map(|p| p * key.half()).collect();
-            write_doubled(&blinded, out, |c| Tag::from_point_bytes(c.as_bytes()));
-            None
+        .map(|(chunk, (out, encodings))| {
+            let points = decompress_all(encodings, chunk * BATCH_CHUNK)?;
+            let scaled: Vec<RistrettoPoint> = points.iter().map(|p| p * half).collect();
+            write_doubled(&scaled, out, &map);
+            Ok(if sum { points.iter().sum() } else { RistrettoPoint::identity() })
         })
         .collect();
     // Chunks are collected in order, so the first failure has the lowest index.
-    match failures.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(out),
+    let mut total = RistrettoPoint::identity();
+    for chunk_sum in chunk_sums {
+        total += chunk_sum?;
     }
+    Ok((out, total))
 }
 
 /// Decompresses a chunk, refusing invalid encodings and the identity.
-fn decompress_all(encodings: &[PointBytes], offset: usize) -> Result<Vec<RistrettoPoint>, CryptoError> {
+pub(crate) fn decompress_all(encodings: &[PointBytes], offset: usize) -> Result<Vec<RistrettoPoint>, CryptoError> {
     encodings
         .iter()
         .enumerate()
@@ -78,7 +135,7 @@ fn decompress_all(encodings: &[PointBytes], offset: usize) -> Result<Vec<Ristret
 
 /// Compresses `2·P` for each point with one shared inversion and stores the
 /// mapped result in `out`.
-fn write_doubled<T>(points: &[RistrettoPoint], out: &mut [T], map: impl Fn(&CompressedRistretto) -> T) {
+fn write_doubled<T>(points: &[RistrettoPoint], out: &mut [T], map: &impl Fn(&CompressedRistretto) -> T) {
     for (slot, c) in out.iter_mut().zip(RistrettoPoint::double_and_compress_batch(points)) {
         *slot = map(&c);
     }

@@ -67,6 +67,36 @@ pub enum CryptoError {
     /// refused anyway.
     #[error("the batch of one-hot proofs does not verify")]
     ProofRejected,
+    /// Secret key bytes that are not a canonical scalar (`≥ ℓ`) or are zero.
+    /// The bytes are not echoed.
+    #[error("the secret key is not a canonical non-zero scalar")]
+    InvalidSecretKey,
+    /// A public key that is not the canonical encoding of a ristretto255
+    /// point, or is the identity.
+    #[error("the public key is not a valid, non-identity ristretto255 point")]
+    InvalidPublicKey,
+    /// A sum proof (DLEQ) whose challenge or response is not a canonical
+    /// scalar (`≥ ℓ`).
+    #[error("the sum proof is malformed")]
+    MalformedDleqProof,
+    /// A sum proof (DLEQ) that does not verify for the public key, the sums
+    /// and the context: the peer evaluated with another key, or its outputs
+    /// do not add up to `k` times the inputs.
+    #[error("the sum proof does not verify")]
+    DleqRejected,
+    /// A session whose inputs add up to the identity (no inputs at all, or
+    /// inputs that cancel): a sum proof over it says nothing about the
+    /// outputs, so it is refused.
+    #[error("the inputs of the session add up to the identity")]
+    EmptySum,
+    /// Not as many outputs as inputs were added to a sum accumulator.
+    #[error("{outputs} outputs for {inputs} inputs")]
+    CountMismatch {
+        /// Input points added.
+        inputs: u64,
+        /// Output points added.
+        outputs: u64,
+    },
     /// A domain-separation tag was empty or longer than 255 bytes.
     #[error("domain separation tag must be 1..=255 bytes, got {len}")]
     InvalidDomainTag {

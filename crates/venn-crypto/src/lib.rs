@@ -38,15 +38,20 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod dleq;
+mod epoch;
 mod error;
 mod hash_to_group;
 mod key;
 mod labels;
 mod noise;
 mod one_hot_proof;
+mod oprf;
 mod tag;
 
 pub use batch::{blind_batch, reblind_to_tags, BATCH_CHUNK};
+pub use dleq::{prove_sum, verify_sum, DleqProof, DLEQ_DST, DLEQ_PROOF_LEN};
+pub use epoch::{EpochKey, EpochPublicKey};
 pub use error::CryptoError;
 pub use hash_to_group::{expand_message_xmd_sha512, hash_to_group, DomainTag, MAX_DST_LEN};
 pub use key::BlindingKey;
@@ -56,6 +61,10 @@ pub use labels::{
 };
 pub use noise::{discrete_laplace, epsilon_to_rational, NoiseError, EPSILON_DENOMINATOR, MAX_EPSILON};
 pub use one_hot_proof::{encrypt_one_hot_proven, proof_len, verify_one_hot_batch, OneHotProof};
+pub use oprf::{
+    blind_batch_summed, epoch_tags, evaluate_batch, evaluate_batch_summed, filter_key, unblind_to_filter_keys,
+    unblind_to_filter_keys_summed, SumAccumulator, FILTER_KEY_DST,
+};
 pub use tag::{Tag, TAG_LEN};
 
 /// Length of a compressed ristretto255 point on the wire.
