@@ -114,8 +114,21 @@ async fn peer_that_disconnects_mid_run_is_reported_as_gone() {
         run_session(conn, config(), set(0..30_000), &quick(), |_| {}).await
     });
     let conn = connect(p.addr, &p.client, PeerPins::new([p.server_fp]), quick()).await.unwrap();
-    let client = tokio::spawn(async move { run_session(conn, config(), set(0..30_000), &quick(), |_| {}).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The client is cut off once points flow (its first progress event),
+    // not after a guessed delay.
+    let (flowing, points_flow) = tokio::sync::oneshot::channel();
+    let mut flowing = Some(flowing);
+    let client = tokio::spawn(async move {
+        run_session(conn, config(), set(0..30_000), &quick(), move |event| {
+            if matches!(event, venn_protocol::Event::Progress(p) if p.points_sent > 0) {
+                if let Some(flowing) = flowing.take() {
+                    let _ = flowing.send(());
+                }
+            }
+        })
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(60), points_flow).await.expect("points flow").expect("client alive");
     client.abort();
     // Bounded by the idle and stall timeouts plus one batch of curve work,
     // generously so on a loaded two-core machine.
