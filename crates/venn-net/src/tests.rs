@@ -152,6 +152,7 @@ async fn peer_that_stalls_after_hello_times_out() {
         set_size: 100,
         policy: Policy::permissive(),
         segments: None,
+        index: None,
     }));
     crate::framing::write_frame(&mut send, &hello).await.unwrap();
     let started = std::time::Instant::now();

@@ -58,10 +58,14 @@ mod tests {
                 set_size: 42,
                 policy: Policy::default(),
                 segments: None,
+                index: None,
             }),
             Message::Points(vec![[1; 32], [2; 32]]),
             Message::Tags(vec![[3; 16]]),
             Message::Confirm([9; 32]),
+            Message::Evaluated(vec![[4; 32]]),
+            Message::SumProof(vec![5; 64]),
+            Message::IndexDone(Some(12)),
             Message::Abort(AbortReason::PolicyRefused),
         ]
     }

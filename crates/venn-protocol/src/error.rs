@@ -113,6 +113,10 @@ pub enum Misbehavior {
     /// one-hot (a proof is malformed or the batch equation fails).
     #[error("peer's label ciphertexts are not proven one-hot: {0}")]
     UnprovenLabels(CryptoError),
+    /// Index mode: the platform's sum proof is malformed or does not verify
+    /// under the index's public key: it evaluated with another key.
+    #[error("peer's proof of its evaluations does not verify under the index's key")]
+    BadProof,
     /// Segment mode: the announced stream size does not fit the set size.
     #[error("peer announced {stream} records for a set of {set}, outside what padding allows")]
     BadStreamSize {
@@ -158,6 +162,13 @@ pub enum Incompatibility {
         ours: &'static str,
         /// Theirs.
         theirs: &'static str,
+    },
+    /// Index mode: the parties do not hold the same index, or play the same
+    /// side.
+    #[error("index mismatch: {what}")]
+    IndexMismatch {
+        /// What differs.
+        what: &'static str,
     },
     /// The agreement files differ.
     #[error("agreement mismatch: ours has SHA-256 {ours}, the peer's has {theirs}")]
@@ -231,6 +242,7 @@ impl ProtocolError {
             Self::PeerMisbehaved(Misbehavior::UnexpectedEnd { .. }) => return None,
             Self::PeerMisbehaved(_) => AbortReason::ProtocolViolation,
             Self::Incompatible(Incompatibility::VersionMismatch { .. }) => AbortReason::VersionMismatch,
+            Self::Incompatible(Incompatibility::IndexMismatch { .. }) => AbortReason::IndexMismatch,
             Self::Incompatible(_) => AbortReason::AgreementMismatch,
             Self::PolicyRefused(_) => AbortReason::PolicyRefused,
             Self::PeerAborted(_) => return None,

@@ -33,6 +33,7 @@ mod core;
 pub mod count;
 mod element;
 mod error;
+pub mod index;
 mod machine;
 mod message;
 mod policy;
@@ -42,6 +43,8 @@ mod session;
 mod transcript;
 
 #[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod segment_attacks;
 #[cfg(test)]
 mod segment_tests;
@@ -50,9 +53,11 @@ mod tests;
 
 pub use element::{Element, ElementSet};
 pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError};
+pub use index::{index_domain, IndexEpoch, IndexLookup, IndexOutcome, IndexParty, IndexSession};
 pub use machine::Machine;
 pub use message::{
-    AbortReason, Hello, Labels, Message, Role, SegmentHello, MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION,
+    AbortReason, Hello, IndexHello, IndexRole, Labels, Message, Role, SegmentHello, MAX_ITEMS_PER_MESSAGE, NONCE_LEN,
+    PROTOCOL_VERSION,
 };
 pub use policy::{Policy, PolicyViolation, Side};
 pub use segments::{LabeledSet, SegmentConfig, SegmentSession, MAX_SEGMENT_LABELS};

@@ -54,6 +54,16 @@ pub enum Message {
     Accumulators(Vec<PointBytes>),
     /// Segment mode, receiver to aggregator: the released cross-tab.
     Release(Released),
+    /// Index mode, platform to brand: `k·X` for every blinded point the
+    /// brand sent, in a CSPRNG-shuffled order across the whole session.
+    Evaluated(Vec<PointBytes>),
+    /// Index mode, platform to brand, after the last `Evaluated`: the
+    /// Chaum–Pedersen proof that the outputs sum to `k` times the inputs
+    /// under the index's public key ([`venn_crypto::DLEQ_PROOF_LEN`] bytes).
+    SumProof(Vec<u8>),
+    /// Index mode, brand to platform: the proof verified and the session is
+    /// over; the overlap the brand found when it chose to share it.
+    IndexDone(Option<u64>),
 }
 
 /// Labels travelling with a batch.
@@ -112,6 +122,31 @@ pub struct SegmentHello {
     pub stream_size: u64,
 }
 
+/// The index part of a Hello: which index the platform serves, or which
+/// the brand holds and will look its outputs up in. Both must be the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexHello {
+    /// The sender's side.
+    pub role: IndexRole,
+    /// The index's epoch.
+    pub epoch: u64,
+    /// The epoch's public key `K = k·G`.
+    pub public_key: PointBytes,
+    /// SHA-256 of the index header (which names every part's hash).
+    pub header_sha256: [u8; 32],
+    /// Elements in the index (the platform's audience).
+    pub elements: u64,
+}
+
+/// A party's side in index mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexRole {
+    /// Holds the small list; learns the overlap.
+    Brand,
+    /// Holds the index and its epoch key; evaluates.
+    Platform,
+}
+
 /// The handshake message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
@@ -125,6 +160,8 @@ pub struct Hello {
     pub policy: Policy,
     /// Present in segment mode, absent for a plain count.
     pub segments: Option<SegmentHello>,
+    /// Present in index mode (boxed: it would double every message's size).
+    pub index: Option<Box<IndexHello>>,
 }
 
 /// Why a party aborted, as told to its peer.
@@ -145,6 +182,8 @@ pub enum AbortReason {
     /// A session with this peer would spend more ε than the sender's
     /// privacy budget for it has left.
     PrivacyBudgetSpent,
+    /// Index mode: the parties hold different indexes (or play one side).
+    IndexMismatch,
 }
 
 impl std::fmt::Display for AbortReason {
@@ -157,6 +196,7 @@ impl std::fmt::Display for AbortReason {
             Self::AgreementMismatch => "the agreement or the roles do not match",
             Self::Cancelled => "it was cancelled",
             Self::PrivacyBudgetSpent => "its privacy budget (ε) for sessions with us is spent",
+            Self::IndexMismatch => "we do not hold the index it serves (another epoch or platform)",
         })
     }
 }
@@ -174,6 +214,9 @@ impl Message {
             Self::LabeledTags { .. } => "LabeledTags",
             Self::Accumulators(_) => "Accumulators",
             Self::Release(_) => "Release",
+            Self::Evaluated(_) => "Evaluated",
+            Self::SumProof(_) => "SumProof",
+            Self::IndexDone(_) => "IndexDone",
         }
     }
 }

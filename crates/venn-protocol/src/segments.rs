@@ -328,6 +328,7 @@ impl SegmentSession {
                 keys: label_keys.public().to_bytes(),
                 stream_size: stream.len() as u64,
             }),
+            index: None,
         };
         let mut core = Core::new(stream.len() as u64);
         core.queue(Channel::Control, &Message::Hello(hello));
@@ -357,7 +358,8 @@ impl SegmentSession {
     fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
         let accepted = accept_hello(&self.config.session, &h.nonce, h.own.len() as u64, &hello)?;
         let Some(peer) = &hello.segments else {
-            return Err(Incompatibility::ModeMismatch { ours: "segments", theirs: "count" }.into());
+            let theirs = if hello.index.is_some() { "index" } else { "count" };
+            return Err(Incompatibility::ModeMismatch { ours: "segments", theirs }.into());
         };
         if peer.agreement != self.config.agreement {
             return Err(Incompatibility::AgreementMismatch {
@@ -706,6 +708,7 @@ impl Protocol for SegmentSession {
                 overlap: a.marginal.iter().sum(),
                 policy: a.c.policy,
                 segments: None,
+                index: None,
             },
             marginal: a.marginal,
             receiver_labels,
@@ -771,6 +774,7 @@ fn receive_accumulators(
             aggregator_marginal: None,
             noisy,
         }),
+        index: None,
     };
     Ok((outcome, released))
 }

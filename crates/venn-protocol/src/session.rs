@@ -110,6 +110,8 @@ pub struct Outcome {
     pub policy: Policy,
     /// The segment results, in segment mode.
     pub segments: Option<SegmentOutcome>,
+    /// The index results, in index mode.
+    pub index: Option<crate::index::IndexOutcome>,
 }
 
 /// What a segment match gave this party.
@@ -158,7 +160,7 @@ pub struct Session {
 enum State {
     Handshake(Handshake),
     Exchange(Box<Exchange>),
-    Confirming(Confirming),
+    Confirming(Box<Confirming>),
     Finished,
     Failed,
 }
@@ -221,8 +223,14 @@ impl Session {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let config = SessionConfig { batch_size: config.batch_size.clamp(1, MAX_ITEMS_PER_MESSAGE), ..config };
-        let hello =
-            Hello { version: PROTOCOL_VERSION, nonce, set_size: own_size, policy: config.policy, segments: None };
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            nonce,
+            set_size: own_size,
+            policy: config.policy,
+            segments: None,
+            index: None,
+        };
         let mut core = Core::new(own_size);
         core.queue(Channel::Control, &Message::Hello(hello));
         Ok(Self {
@@ -234,8 +242,9 @@ impl Session {
 
     fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
         let handshake = accept_hello(&self.config, &h.nonce, h.own.len() as u64, &hello)?;
-        if hello.segments.is_some() {
-            return Err(Incompatibility::ModeMismatch { ours: "count", theirs: "segments" }.into());
+        if hello.segments.is_some() || hello.index.is_some() {
+            let theirs = if hello.index.is_some() { "index" } else { "segments" };
+            return Err(Incompatibility::ModeMismatch { ours: "count", theirs }.into());
         }
         self.core.progress.peer_size = hello.set_size;
         self.core.event(handshake.event(hello.set_size));
@@ -286,13 +295,14 @@ impl Session {
                 overlap,
                 policy: x.policy,
                 segments: None,
+                index: None,
             },
         };
         let early = x.early_confirm;
         drop(x);
         self.state = match early {
             Some(theirs) => self.finish(confirming, theirs)?,
-            None => State::Confirming(confirming),
+            None => State::Confirming(Box::new(confirming)),
         };
         Ok(())
     }
@@ -337,7 +347,7 @@ impl Protocol for Session {
                 x.early_confirm = Some(c);
                 State::Exchange(x)
             }
-            (State::Confirming(c), Message::Confirm(theirs)) => self.finish(c, theirs)?,
+            (State::Confirming(c), Message::Confirm(theirs)) => self.finish(*c, theirs)?,
             (state, message) => {
                 return Err(Misbehavior::UnexpectedMessage { message: message.kind(), phase: state.phase() }.into())
             }

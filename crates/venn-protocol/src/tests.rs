@@ -265,6 +265,7 @@ fn announced_size_of_a_trillion_is_refused_without_allocating() {
         set_size: 1_000_000_000_000,
         policy: Policy::permissive(),
         segments: None,
+        index: None,
     });
     let err = b.handle_message(&codec::encode(&hello)).unwrap_err();
     assert_eq!(
@@ -435,6 +436,7 @@ fn rejects_batch_over_the_item_limit() {
         set_size: 100_000,
         policy: Policy::permissive(),
         segments: None,
+        index: None,
     });
     b.handle_message(&codec::encode(&hello)).unwrap();
     let batch = Message::Points(vec![[1; 32]; MAX_ITEMS_PER_MESSAGE + 1]);
@@ -493,6 +495,7 @@ fn rejects_tags_before_our_points_are_out() {
         set_size: 10,
         policy: Policy::permissive(),
         segments: None,
+        index: None,
     });
     b.handle_message(&codec::encode(&hello)).unwrap();
     let _one_batch = b.poll_transmit().unwrap();
