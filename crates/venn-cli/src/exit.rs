@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | other failure |
 //! | 2 | usage error (bad flags) |
-//! | 3 | bad input: unreadable file, missing column, a file that changed while read, bad identity or peers files |
+//! | 3 | bad input: unreadable file, missing column, a file that changed while read, bad identity or peers files, an epoch key or index part that cannot be used |
 //! | 4 | policy refusal (ours or the peer's) |
 //! | 5 | peer authentication failure (fingerprint mismatch either way) |
 //! | 6 | peer protocol violation |
@@ -71,6 +71,9 @@ impl Failure {
             }
             if cause.downcast_ref::<Unreachable>().is_some() {
                 return Self::Network;
+            }
+            if let Some(failure) = crate::index_build::failure_of(cause) {
+                return failure;
             }
         }
         Self::Other

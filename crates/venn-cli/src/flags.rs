@@ -88,6 +88,10 @@ pub enum Command {
     /// to the peer again.
     #[command(after_help = "Example:\n  venn fingerprint ~/.venn/brand")]
     Fingerprint(FingerprintArgs),
+    /// Index mode, the platform's offline step: build this epoch's index of
+    /// the audience (whole, or one shard per machine), then publish it.
+    #[command(subcommand)]
+    Index(IndexCommand),
 }
 
 /// How much of the machine the curve work may use.
@@ -394,6 +398,78 @@ pub struct AgreementInitArgs {
     /// The aggregator's fingerprint (matches and adds up).
     #[arg(long, value_name = "FP")]
     pub aggregator: Option<Fingerprint>,
+}
+
+/// The epoch length `venn index` uses unless told otherwise, in days.
+pub const DEFAULT_EPOCH_DAYS: u32 = 30;
+
+/// `venn index ...`.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build this epoch's index: tag every distinct identifier under the
+    /// epoch key (created beside the identity on first use) into a filter
+    /// part. Without --shard it builds the whole index and publishes it;
+    /// with --shard i/N it builds part i only (run `venn index publish` once
+    /// all N are in --out).
+    #[command(
+        after_help = "Examples:\n  # one machine: build and publish this epoch's index\n  venn index build --identity ~/.venn/platform --input users.csv \\\n    --id-column email_sha256 --id-type email-sha256 --out index/\n\n  # four machines (or a Kubernetes Indexed Job, see docs/deploy.md): one shard each, then publish\n  venn index build --identity ~/.venn/platform --input users.csv \\\n    --id-column email_sha256 --id-type email-sha256 --out index/ --shard 0/4\n  venn index publish --identity ~/.venn/platform --out index/"
+    )]
+    Build(IndexBuildArgs),
+    /// Write the index header once every part built with --shard i/N is in
+    /// --out: checks that all N are there and built for one epoch and key.
+    #[command(after_help = "Example:\n  venn index publish --identity ~/.venn/platform --out index/")]
+    Publish(IndexPublishArgs),
+}
+
+/// `venn index build`.
+#[derive(Debug, Clone, Args)]
+pub struct IndexBuildArgs {
+    /// The platform's identity directory (`venn keygen`); the epoch key
+    /// `epoch-<id>.key` is kept there (mode 0600).
+    #[arg(long, value_name = "DIR")]
+    pub identity: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub input: InputArgs,
+    /// The index directory: the part, its build record and (without
+    /// --shard) header.bin are written there.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Build only slice i of N (0-based, like JOB_COMPLETION_INDEX): the
+    /// identifiers whose digest falls in slice i, into part-i-of-N.vidx.
+    #[arg(long, value_name = "i/N", value_parser = crate::index_build::parse_shard)]
+    pub shard: Option<crate::index_build::Shard>,
+    /// Epoch length in days: epochs start every D days since 1970-01-01 UTC
+    /// and the index expires when its epoch ends.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_EPOCH_DAYS,
+        value_name = "D",
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::index_build::MAX_EPOCH_DAYS))
+    )]
+    pub epoch_days: u32,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub curve: CurveArgs,
+}
+
+/// `venn index publish`.
+#[derive(Debug, Clone, Args)]
+pub struct IndexPublishArgs {
+    /// The platform's identity directory, the one the shards used.
+    #[arg(long, value_name = "DIR")]
+    pub identity: PathBuf,
+    /// The index directory holding every part-i-of-N.vidx with its build record.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Epoch length in days; by default the one the parts were built with
+    /// (a different value is refused).
+    #[arg(
+        long,
+        value_name = "D",
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::index_build::MAX_EPOCH_DAYS))
+    )]
+    pub epoch_days: Option<u32>,
 }
 
 /// `venn bench`.

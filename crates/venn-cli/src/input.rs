@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
-use venn_ids::{EmailProfile, IdType, ReadOptions, Region};
+use venn_ids::{EmailProfile, IdType, ReadOptions, ReadOutcome, Region};
 use venn_protocol::{Element, ElementSet, LabeledSet};
 
 use crate::report::group;
@@ -59,6 +59,23 @@ pub struct InputStats {
 /// Reads and normalizes the input, deduplicates it, and returns the
 /// shuffled set the protocol takes.
 pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
+    let (outcome, stats) = read(spec)?;
+    // venn-ids already removed duplicates; the sets check again and shuffle.
+    let input = if spec.options.segments.columns().is_empty() {
+        Input::Count(ElementSet::new(outcome.digests.into_iter().map(Element).collect()).0)
+    } else {
+        // Labels are below the scheme's count, which the caller capped far below u16::MAX.
+        let records = outcome.digests.into_iter().map(Element).zip(outcome.labels.into_iter().map(|l| l as u16));
+        Input::Segments(LabeledSet::new(records.collect()).0)
+    };
+    Ok((input, stats))
+}
+
+/// Reads and normalizes the input exactly as [`load`] does (the same
+/// refusals and warnings), returning venn-ids' outcome, whose digests are
+/// distinct and in file order, and the statistics. `venn index build`
+/// uses it directly: it needs the digests, not a shuffled protocol set.
+pub fn read(spec: &InputSpec) -> anyhow::Result<(ReadOutcome, InputStats)> {
     let outcome = crate::stable::read_identifiers_stable(&spec.path, &spec.options)
         .with_context(|| format!("cannot use input {}", spec.path.display()))?;
     outcome.ensure_usable(&spec.path, &spec.options)?;
@@ -87,15 +104,7 @@ pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
         duplicates: outcome.duplicates,
         distinct: outcome.distinct() as u64,
     };
-    // venn-ids already removed duplicates; the sets check again and shuffle.
-    let input = if spec.options.segments.columns().is_empty() {
-        Input::Count(ElementSet::new(outcome.digests.into_iter().map(Element).collect()).0)
-    } else {
-        // Labels are below the scheme's count, which the caller capped far below u16::MAX.
-        let records = outcome.digests.into_iter().map(Element).zip(outcome.labels.into_iter().map(|l| l as u16));
-        Input::Segments(LabeledSet::new(records.collect()).0)
-    };
-    Ok((input, stats))
+    Ok((outcome, stats))
 }
 
 /// A party's prepared input.

@@ -7,10 +7,12 @@
 mod agreement;
 mod bench;
 mod demo;
+mod epoch_key;
 pub mod exit;
 pub mod flags;
 mod gen;
 pub mod html;
+mod index_build;
 mod input;
 mod keygen;
 mod ledger;
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use exit::Failure;
-use flags::{AgreementCommand, Cli, Command};
+use flags::{AgreementCommand, Cli, Command, IndexCommand};
 use tracing_subscriber::EnvFilter;
 
 /// Runs `venn` with the process arguments and returns its exit code.
@@ -93,6 +95,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Index(IndexCommand::Build(args)) => {
+            args.curve.apply()?;
+            index_build::build(args, cli.quiet, index_build::unix_now()?)
+        }
+        Command::Index(IndexCommand::Publish(args)) => index_build::publish(args, index_build::unix_now()?),
         Command::Demo(args) => {
             args.curve.apply()?;
             runtime()?.block_on(demo::run(args, cli.quiet))
