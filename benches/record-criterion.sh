@@ -7,6 +7,8 @@
 # Usage: benches/record-criterion.sh NAME BENCH [FILTER]
 #   e.g. benches/record-criterion.sh criterion-protocol protocol
 #        benches/record-criterion.sh criterion-labels protocol protocol/labels
+# A bench of a member crate: PACKAGE=venn-crypto benches/record-criterion.sh \
+#        criterion-one-hot-proof one_hot_proof
 #
 # Each line: {"recorded_at", "command", "commit", "worktree_clean", "machine",
 #   "loadavg_start", "loadavg_end", "bench": criterion's id, "elements": the
@@ -32,12 +34,13 @@ target="${CARGO_TARGET_DIR:-target}"
 loadavg() { cut -d' ' -f1-3 /proc/loadavg | jq -R 'split(" ") | map(tonumber)'; }
 command_line=""
 if [ -n "${RAYON_NUM_THREADS+x}" ]; then command_line+="RAYON_NUM_THREADS=$RAYON_NUM_THREADS "; fi
-command_line+="cargo bench --bench $bench${filter:+ -- '$filter'}"
+command_line+="cargo bench ${PACKAGE:+-p $PACKAGE }--bench $bench${filter:+ -- '$filter'}"
 
-cargo bench --bench "$bench" --no-run >/dev/null 2>&1
+package=(${PACKAGE:+-p "$PACKAGE"})
+cargo bench "${package[@]}" --bench "$bench" --no-run >/dev/null 2>&1
 marker="$(mktemp)"
 load_start="$(loadavg)"
-cargo bench --bench "$bench" ${filter:+-- "$filter"} >&2
+cargo bench "${package[@]}" --bench "$bench" ${filter:+-- "$filter"} >&2
 load_end="$(loadavg)"
 
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
