@@ -124,7 +124,7 @@ pub struct BenchResult {
     pub overlap_found: u64,
     /// Receiver labels in a segment match; `None` for a count.
     pub segments: Option<u16>,
-    /// Whether the aggregator's labels travelled in the clear.
+    /// Whether the aggregator's label groups travelled unpadded.
     pub reveal_segment_sizes: bool,
 }
 
@@ -505,7 +505,7 @@ fn table(r: &BenchResult) -> String {
         None => "count".to_owned(),
         Some(l) => format!(
             "segments, {l} × 4 labels{}",
-            if r.reveal_segment_sizes { ", aggregator labels in the clear" } else { ", labels encrypted" }
+            if r.reveal_segment_sizes { ", aggregator groups unpadded" } else { ", aggregator groups padded" }
         ),
     };
     let mut out = format!(

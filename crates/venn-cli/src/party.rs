@@ -54,7 +54,7 @@ pub struct SegmentPlan {
     pub agreement: [u8; 32],
     /// What the agreement says the match is for.
     pub purpose: String,
-    /// The aggregator's labels travel in the clear.
+    /// The aggregator's label groups travel unpadded.
     pub reveal: bool,
     /// Where ε spent is recorded, and the budget per peer.
     pub ledger: Option<LedgerPlan>,

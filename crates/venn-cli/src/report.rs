@@ -91,7 +91,8 @@ pub struct SegmentsReport {
     pub min_cell: u64,
     /// ε of the discrete Laplace noise on every cell, if noise was on.
     pub epsilon: Option<f64>,
-    /// Whether the aggregator's labels travelled in the clear.
+    /// Whether the aggregator's label groups travelled unpadded (the
+    /// receiver then learned their exact sizes).
     pub reveal_segment_sizes: bool,
     /// Aggregator only: its exact overlap per own label, which it learns
     /// by matching (before noise and thresholds).
