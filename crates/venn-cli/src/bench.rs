@@ -384,7 +384,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             (Some(plan(Role::Receiver, &receiver, &aggregator)), Some(plan(Role::Aggregator, &aggregator, &receiver)))
         }
     };
-    let params = SessionParams { policy, batch_size: args.batch_size, net };
+    let params = SessionParams { policy, batch_size: args.batch_size, net, index: None };
     let server = Server::bind("127.0.0.1:0".parse()?, platform_id, PeerPins::new([brand_fp]), net)?;
     let addr = server.local_addr()?;
     let buffers = server.socket_buffers();
@@ -393,9 +393,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (start, cpu_start) = (Instant::now(), cpu_time());
     let platform_spec = InputSpec::new(&platform_csv, "email_sha256", IdType::EmailSha256);
     let m = milestones.clone();
+    let platform_params = params.clone();
     let platform = tokio::spawn(async move {
         let accept = || async move { Ok(server.accept().await?) };
-        match_with("platform", platform_fp, platform_spec, params, platform_plan, true, accept, move |e| {
+        match_with("platform", platform_fp, platform_spec, platform_params, platform_plan, true, accept, move |e| {
             record(&m, 0, e)
         })
         .await

@@ -126,14 +126,15 @@ async fn play(args: &DemoArgs, quiet: bool) -> anyhow::Result<Played> {
             (Some(plan(Role::Receiver, r, g, a)), Some(plan(Role::Aggregator, g, r, a)))
         }
     };
-    let params = SessionParams { policy, batch_size: venn_protocol::DEFAULT_BATCH_SIZE, net };
+    let params = SessionParams { policy, batch_size: venn_protocol::DEFAULT_BATCH_SIZE, net, index: None };
     let server = Server::bind("127.0.0.1:0".parse()?, platform_id, PeerPins::new([brand_fp]), net)?;
     let addr = server.local_addr()?;
 
     let platform_spec = InputSpec::new(&platform_csv, "email_sha256", IdType::EmailSha256);
+    let platform_params = params.clone();
     let platform = tokio::spawn(async move {
         let accept = || async move { Ok(server.accept().await?) };
-        match_with("platform", platform_fp, platform_spec, params, platform_plan, quiet, accept, |_| {}).await
+        match_with("platform", platform_fp, platform_spec, platform_params, platform_plan, quiet, accept, |_| {}).await
     });
     let brand_spec = InputSpec::new(&brand_csv, "email", IdType::Email);
     let dial = || async move { Ok(connect(addr, &brand_id, PeerPins::new([platform_fp]), net).await?) };

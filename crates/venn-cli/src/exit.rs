@@ -6,15 +6,15 @@
 //! | 1 | other failure |
 //! | 2 | usage error (bad flags) |
 //! | 3 | bad input: unreadable file, missing column, a file that changed while read, bad identity or peers files, an epoch key or index part that cannot be used |
-//! | 4 | policy refusal (ours or the peer's) |
+//! | 4 | policy refusal (ours or the peer's), index budget spent or index epoch expired (told by the peer) |
 //! | 5 | peer authentication failure (fingerprint mismatch either way) |
-//! | 6 | peer protocol violation |
+//! | 6 | peer protocol violation, bad data from the peer (an index header of another platform, expired or malformed; a part that fails verification twice) |
 //! | 7 | network failure: unreachable, timed out, peer went away, peer cancelled or turned the session away (busy, shutting down) |
 
 use std::process::ExitCode;
 
 use venn_ids::IdsError;
-use venn_net::NetError;
+use venn_net::{fetch::FetchError, NetError};
 use venn_protocol::{AbortReason, Incompatibility, ProtocolError};
 
 /// A flag value that parses but cannot be used, found after parsing (exit
@@ -58,6 +58,9 @@ impl Failure {
             if let Some(e) = cause.downcast_ref::<ProtocolError>() {
                 return Self::of_protocol(e);
             }
+            if let Some(e) = cause.downcast_ref::<FetchError>() {
+                return Self::of_fetch(e);
+            }
             if cause.downcast_ref::<IdsError>().is_some()
                 || cause.downcast_ref::<crate::stable::InputChanged>().is_some()
             {
@@ -71,6 +74,9 @@ impl Failure {
             }
             if cause.downcast_ref::<Unreachable>().is_some() {
                 return Self::Network;
+            }
+            if cause.downcast_ref::<crate::index_session::ServeIndexError>().is_some() {
+                return Self::BadInput;
             }
             if let Some(failure) = crate::index_build::failure_of(cause) {
                 return failure;
@@ -107,15 +113,29 @@ impl Failure {
             | ProtocolError::Incompatible(Incompatibility::SameRole(_))
             | ProtocolError::Incompatible(Incompatibility::RevealMismatch)
             | ProtocolError::Incompatible(Incompatibility::TooManyLabels { .. })
-            | ProtocolError::PrivacyBudgetSpent
+            | ProtocolError::Refused(_)
             | ProtocolError::PeerAborted(
-                AbortReason::PolicyRefused | AbortReason::AgreementMismatch | AbortReason::PrivacyBudgetSpent,
+                AbortReason::PolicyRefused
+                | AbortReason::AgreementMismatch
+                | AbortReason::PrivacyBudgetSpent
+                | AbortReason::IndexBudgetSpent
+                | AbortReason::IndexExpired,
             ) => Self::Policy,
             ProtocolError::Cancelled => Self::Other,
             // The peer stopped (a user interrupt, a server shutting down):
             // like a peer that went away, not a violation.
             ProtocolError::PeerAborted(AbortReason::Cancelled) => Self::Network,
             _ => Self::ProtocolViolation,
+        }
+    }
+
+    fn of_fetch(e: &FetchError) -> Self {
+        match e {
+            FetchError::PeerAborted(reason) => Self::of_protocol(&ProtocolError::PeerAborted(*reason)),
+            e if e.is_peer_violation() => Self::ProtocolViolation,
+            e if e.is_network() => Self::Network,
+            FetchError::LocalPart { .. } => Self::BadInput,
+            _ => Self::Other,
         }
     }
 

@@ -60,12 +60,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Wait for the peer and run one match with it.
     #[command(
-        after_help = "Examples:\n  venn serve --listen 0.0.0.0:7447 --identity ~/.venn/platform \\\n    --peer-fingerprint BRAND_FINGERPRINT \\\n    --input users.csv --id-column email_sha256 --id-type email-sha256 --report overlap.json\n\n  # a service for many brands; stop it with SIGTERM or Ctrl-C\n  venn serve --max-sessions 4 --peers-file brands.txt --report-dir reports/ \\\n    --identity ~/.venn/platform --input users.csv --id-column email_sha256 --id-type email-sha256"
+        after_help = "Examples:\n  venn serve --listen 0.0.0.0:7447 --identity ~/.venn/platform \\\n    --peer-fingerprint BRAND_FINGERPRINT \\\n    --input users.csv --id-column email_sha256 --id-type email-sha256 --report overlap.json\n\n  # a service for many brands; stop it with SIGTERM or Ctrl-C\n  venn serve --max-sessions 4 --peers-file brands.txt --report-dir reports/ \\\n    --identity ~/.venn/platform --input users.csv --id-column email_sha256 --id-type email-sha256\n\n  # index mode: serve a built index (venn index build) to many brands\n  venn serve --index index/ --identity ~/.venn/platform --listen 0.0.0.0:7447 \\\n    --max-sessions 8 --peers-file brands.txt --report-dir reports/ \\\n    --max-sessions-per-brand 10 --max-queries-per-brand 50000000"
     )]
     Serve(ServeArgs),
     /// Dial the peer and run one match with it.
     #[command(
-        after_help = "Example:\n  venn connect --peer platform.example.com:7447 --identity ~/.venn/brand \\\n    --peer-fingerprint PLATFORM_FINGERPRINT \\\n    --input customers.csv --id-column email --id-type email --report overlap.json"
+        after_help = "Example:\n  venn connect --peer platform.example.com:7447 --identity ~/.venn/brand \\\n    --peer-fingerprint PLATFORM_FINGERPRINT \\\n    --input customers.csv --id-column email --id-type email --report overlap.json\n\nAgainst a platform that serves an index (venn serve --index), the same command\ndownloads the index into --cache (once per epoch) and runs an index session."
     )]
     Connect(ConnectArgs),
     /// Write two synthetic audiences with a known overlap.
@@ -149,9 +149,10 @@ pub fn parse_peer(value: &str) -> Result<String, String> {
 /// Where the identifiers come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// CSV file with a header row.
+    /// CSV file with a header row (required, except by `venn serve
+    /// --index`, which serves a built index instead).
     #[arg(long, value_name = "PATH")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// Name of the column holding the identifiers.
     #[arg(long, default_value = "email", value_name = "NAME")]
     pub id_column: String,
@@ -302,6 +303,27 @@ pub struct ServeArgs {
     /// after SIGTERM or Ctrl-C before they are cancelled.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub grace_period: u64,
+    /// Index mode: serve this index directory (`venn index build --out`)
+    /// instead of an --input list. Each brand downloads the index over the
+    /// connection (once per epoch) and runs a session that costs its own
+    /// list, not the audience. The index must be this identity's, its epoch
+    /// key must be beside the identity, and its epoch must not be over.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "agreement"])]
+    pub index: Option<PathBuf>,
+    /// Index mode: most sessions one brand may run per index epoch; one
+    /// more is refused before anything is downloaded, and the brand is told.
+    #[arg(long, default_value_t = 10, value_name = "N", requires = "index")]
+    pub max_sessions_per_brand: u64,
+    /// Index mode: most identifiers one brand may query per index epoch,
+    /// over all its sessions; a session that would pass it is refused at
+    /// the handshake, before any is evaluated, and the brand is told.
+    #[arg(long, default_value_t = 50_000_000, value_name = "N", requires = "index")]
+    pub max_queries_per_brand: u64,
+    /// Index mode: the ledger of sessions and queried identifiers per brand
+    /// and epoch (default: $XDG_DATA_HOME/venn/index-ledger.json), updated
+    /// under a file lock, so several `venn serve` processes may share it.
+    #[arg(long, value_name = "PATH", requires = "index")]
+    pub index_ledger: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputArgs,
@@ -319,6 +341,17 @@ pub struct ConnectArgs {
     /// The peer's address, HOST:PORT (the port defaults to 7447).
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
     pub peer: String,
+    /// Index mode (when the peer serves an index): where downloaded indexes
+    /// are kept, one directory per platform and epoch, so that a later
+    /// session in the same epoch downloads nothing (default:
+    /// $XDG_CACHE_HOME/venn/index, else ~/.cache/venn/index).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Index mode: send the overlap we find to the platform at the end (its
+    /// report then shows it, marked as reported by us). Off by default: the
+    /// platform learns only our list size.
+    #[arg(long)]
+    pub share_result: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputArgs,

@@ -109,6 +109,7 @@ pub fn example_report() -> Report {
         protocol_version: venn_protocol::PROTOCOL_VERSION,
         session_id: "5e0c2f41a9d37b68e1f40c93d2a7b5e8f6c1d0a49b3e72c58d14f6a0e9b27c31".to_owned(),
         role: "connect",
+        mode: "segments",
         own_fingerprint: "3f2a91c07be40d11c8e5a6b29f0d7e4312ab56cd78ef90a1b2c3d4e5f6071829".to_owned(),
         peer_fingerprint: "a7d40e19c25b8f36e0d9c1b4a8f27e5d3c6b9a0f1e2d3c4b5a69788796a5b4c3".to_owned(),
         input: InputStats {
@@ -136,6 +137,7 @@ pub fn example_report() -> Report {
             payload_received: 301_906_560,
         },
         finished_at_unix: 1_717_243_200,
+        index: None,
         segments: Some(segments),
     }
 }

@@ -127,33 +127,48 @@ impl Ledger {
 
     /// An exclusive lock on `<ledger>.lock`, released when dropped.
     fn lock(&self) -> anyhow::Result<std::fs::File> {
-        let dir = self.dir();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".lock");
-        let file =
-            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&name).with_context(|| {
-                format!("cannot open the privacy ledger's lock file {}", Path::new(&name).display())
-            })?;
-        file.lock().with_context(|| format!("cannot lock the privacy ledger {}", self.path.display()))?;
-        Ok(file)
-    }
-
-    fn dir(&self) -> &Path {
-        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+        lock_beside(&self.path)
     }
 
     /// Records a spend and saves the ledger atomically (callers hold the lock).
     fn record(&mut self, peer: &Fingerprint, epsilon: f64, session_id: String) -> anyhow::Result<()> {
         self.entries.push(Entry { peer: peer.to_hex(), epsilon, at_unix: now(), session_id });
-        let dir = self.dir();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, &self.entries)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).with_context(|| format!("cannot write privacy ledger {}", self.path.display()))?;
-        Ok(())
+        write_json_atomic(&self.path, &self.entries)
     }
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// An exclusive lock on `<path>.lock` (created with its directory if
+/// needed), released when the file is dropped. The privacy ledger and the
+/// index ledger both update under it.
+pub fn lock_beside(path: &Path) -> anyhow::Result<std::fs::File> {
+    let dir = parent(path);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .with_context(|| format!("cannot open the ledger's lock file {}", Path::new(&name).display()))?;
+    file.lock().with_context(|| format!("cannot lock the ledger {}", path.display()))?;
+    Ok(file)
+}
+
+/// Writes `value` as JSON to `path` atomically (a synced temporary file in
+/// the same directory, renamed over it). Callers hold the lock.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let dir = parent(path);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer_pretty(&mut tmp, value)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("cannot write ledger {}", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod flags;
 mod gen;
 pub mod html;
 mod index_build;
+mod index_session;
 mod input;
 mod keygen;
 mod ledger;
@@ -113,6 +114,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let max = args.max_sessions.unwrap_or(1) as usize;
             runtime()?.block_on(serve_many::run(args, max))
         }
+        Command::Serve(args) if args.index.is_some() => {
+            args.curve.apply()?;
+            let report = runtime()?.block_on(serve_many::serve_index_once(args))?;
+            party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())
+        }
         Command::Serve(args) => {
             args.curve.apply()?;
             let reach = party::Reach::Serve(args.listen);
@@ -121,7 +127,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Connect(args) => {
             args.curve.apply()?;
-            let reach = party::Reach::Connect(args.peer.clone());
+            let plan = index_session::BrandPlan {
+                cache: args.cache.clone().unwrap_or_else(index_session::default_cache),
+                share_result: args.share_result,
+            };
+            let reach = party::Reach::Connect(args.peer.clone(), plan);
             let report = runtime()?.block_on(party::run(reach, &args.input, &args.session, cli.quiet))?;
             party::publish(&report, args.session.report.as_deref(), args.session.report_html.as_deref())
         }

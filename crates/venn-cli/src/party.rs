@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, path::Path, time::Instant};
 
 use anyhow::Context;
 use venn_ids::{LabelScheme, Region};
-use venn_net::{connect, run_machine, Fingerprint, NetConfig, NetError, PeerConnection, PeerPins, Server};
+use venn_net::{connect, run_machine, Fingerprint, Mode, NetConfig, NetError, PeerConnection, PeerPins, Server};
 use venn_protocol::{
     Event, Incompatibility, Machine, Policy, ProtocolError, Role, SegmentConfig, SegmentOutcome, SegmentSession,
     Session, SessionConfig, Side, MAX_SEGMENT_LABELS,
@@ -26,12 +26,12 @@ use crate::{
 pub enum Reach {
     /// Listen and accept one peer.
     Serve(SocketAddr),
-    /// Dial the peer.
-    Connect(String),
+    /// Dial the peer; if it serves an index, use this cache and plan.
+    Connect(String, crate::index_session::BrandPlan),
 }
 
 /// What a session needs besides the input and the connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionParams {
     /// Our guardrails.
     pub policy: Policy,
@@ -39,6 +39,9 @@ pub struct SessionParams {
     pub batch_size: usize,
     /// Timeouts.
     pub net: NetConfig,
+    /// A brand's download cache and choices, for a peer that turns out to
+    /// serve an index; `None` refuses such a peer.
+    pub index: Option<crate::index_session::BrandPlan>,
 }
 
 /// A segment match as the agreement defines it for us.
@@ -83,12 +86,11 @@ pub fn input_spec(args: &InputArgs) -> anyhow::Result<InputSpec> {
         args.default_region.to_ascii_uppercase().parse().map_err(|_| {
             anyhow::anyhow!("--default-region {:?} is not a two-letter country code", args.default_region)
         })?;
-    Ok(InputSpec::new(&args.input, &args.id_column, args.id_type).with(
-        delimiter,
-        args.email_profile,
-        region,
-        args.strict,
-    ))
+    let path = args
+        .input
+        .as_ref()
+        .ok_or_else(|| UsageError("--input PATH is required: the CSV file of identifiers to match".into()))?;
+    Ok(InputSpec::new(path, &args.id_column, args.id_type).with(delimiter, args.email_profile, region, args.strict))
 }
 
 /// Runs one party of `venn serve` or `venn connect`.
@@ -158,7 +160,11 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
     };
     refuse_own_fingerprint(&[peer_fp], own)?;
     let pins = PeerPins::new([peer_fp]);
-    let params = SessionParams { policy, batch_size: session.batch_size, net: session.net() };
+    let index = match &reach {
+        Reach::Connect(_, plan) => Some(plan.clone()),
+        Reach::Serve(_) => None,
+    };
+    let params = SessionParams { policy, batch_size: session.batch_size, net: session.net(), index };
     let net = params.net;
     match reach {
         Reach::Serve(addr) => {
@@ -174,7 +180,7 @@ pub async fn run(reach: Reach, input: &InputArgs, session: &SessionArgs, quiet: 
             };
             match_with("serve", own, spec, params, plan, quiet, reach, |_| {}).await
         }
-        Reach::Connect(peer) => {
+        Reach::Connect(peer, _) => {
             let reach = || async move {
                 let addr = resolve(&peer).await?;
                 let resolved = if peer == addr.to_string() { String::new() } else { format!(" ({addr})") };
@@ -308,6 +314,26 @@ where
         }
         observe(event);
     };
+    if conn.mode() == Mode::Index {
+        let Some(index_plan) = &params.index else {
+            anyhow::bail!("the peer serves an index (index mode), which only `venn connect` can use");
+        };
+        let Input::Count(set) = input else {
+            return Err(UsageError(
+                "the peer serves an index (index mode): a segment match (--agreement) runs against a `venn serve` \
+                 with --input and --agreement; drop --agreement to match against the index"
+                    .into(),
+            )
+            .into());
+        };
+        if let Some(refusal) = budget_refusal {
+            return Err(refusal.context("refused the session before connecting"));
+        }
+        let result =
+            crate::index_session::brand_session(conn, own, set, stats, &params, index_plan, started, watch).await;
+        bars.finish();
+        return result;
+    }
     let result = match (input, &plan, labels) {
         (Input::Count(set), None, _) => {
             let start = |binding| {
@@ -347,7 +373,7 @@ where
 /// Abort that says why, and nothing else.
 fn refuse_if<M: Machine>(mut machine: M, refused: bool) -> M {
     if refused {
-        machine.refuse_privacy_budget();
+        machine.refuse(venn_protocol::Refusal::PrivacyBudgetSpent);
     }
     machine
 }

@@ -26,6 +26,8 @@ pub struct Report {
     pub session_id: String,
     /// `serve` or `connect`.
     pub role: &'static str,
+    /// `count`, `segments` or `index`.
+    pub mode: &'static str,
     /// Our fingerprint.
     pub own_fingerprint: String,
     /// The peer's fingerprint.
@@ -58,6 +60,40 @@ pub struct Report {
     /// The segment breakdown, in segment mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<SegmentsReport>,
+    /// Index mode's details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexReport>,
+}
+
+/// Index mode: the epoch, and what the download cost (brand) or whether
+/// the overlap is the brand's word (platform).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndexReport {
+    /// The index's epoch id.
+    pub epoch: u64,
+    /// Its label (start date and length).
+    pub epoch_label: String,
+    /// Elements in the index (the platform's audience).
+    pub elements: u64,
+    /// Brand: index part bytes downloaded in this session (0 when the
+    /// cache held the epoch's index already).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downloaded_bytes: Option<u64>,
+    /// Brand: index parts refused by verification and fetched again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refetched_parts: Option<Vec<String>>,
+    /// Brand: the number of false matches the filter is expected to add to
+    /// the overlap (own size × false-positive rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_false_matches: Option<f64>,
+    /// Platform: part bytes served in this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_bytes: Option<u64>,
+    /// Platform: whether the brand shared its overlap (`--share-result`).
+    /// When false, the report's `overlap` and match rates are `null`: the
+    /// platform does not learn the overlap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_reported_by_brand: Option<bool>,
 }
 
 /// The overlap broken down by both parties' segments, as released.
@@ -217,6 +253,13 @@ impl Report {
             protocol_version: PROTOCOL_VERSION,
             session_id: o.session_id.to_hex(),
             role,
+            mode: if o.index.is_some() {
+                "index"
+            } else if o.segments.is_some() {
+                "segments"
+            } else {
+                "count"
+            },
             own_fingerprint,
             peer_fingerprint: session.peer.to_hex(),
             input,
@@ -239,7 +282,14 @@ impl Report {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             segments: None,
+            index: None,
         }
+    }
+
+    /// Whether the overlap is unknown to us: a platform in index mode whose
+    /// brand did not share it.
+    pub fn overlap_withheld(&self) -> bool {
+        self.index.as_ref().and_then(|i| i.overlap_reported_by_brand) == Some(false)
     }
 
     /// The summary printed on stdout.
@@ -257,17 +307,41 @@ impl Report {
             }
             _ => "exact".to_owned(),
         };
-        line(format!("Overlap            {:>12}   ({kind})", group(self.overlap)));
-        line(format!(
-            "Our list           {:>12}   match rate {:>6.2}%",
-            group(self.own_size),
-            100.0 * self.match_rate_own
-        ));
-        line(format!(
-            "Peer's list        {:>12}   match rate {:>6.2}%",
-            group(self.peer_size),
-            100.0 * self.match_rate_peer
-        ));
+        if self.overlap_withheld() {
+            line("Overlap            not shared by the brand (it learns the overlap; we learn its list size)".into());
+            line(format!("Our index          {:>12}", group(self.own_size)));
+            line(format!("Brand's list       {:>12}", group(self.peer_size)));
+        } else {
+            let kind = match &self.index {
+                Some(i) if i.overlap_reported_by_brand == Some(true) => "reported by the brand".to_owned(),
+                Some(i) => match i.expected_false_matches {
+                    Some(f) => format!("exact up to the filter's expected {f:.2e} false matches"),
+                    None => kind,
+                },
+                None => kind,
+            };
+            line(format!("Overlap            {:>12}   ({kind})", group(self.overlap)));
+            line(format!(
+                "Our list           {:>12}   match rate {:>6.2}%",
+                group(self.own_size),
+                100.0 * self.match_rate_own
+            ));
+            line(format!(
+                "Peer's list        {:>12}   match rate {:>6.2}%",
+                group(self.peer_size),
+                100.0 * self.match_rate_peer
+            ));
+        }
+        if let Some(i) = &self.index {
+            let mut what = format!("epoch {} ({}), {} elements", i.epoch, i.epoch_label, group(i.elements));
+            if let Some(d) = i.downloaded_bytes {
+                what += &format!("; downloaded {}", bytes(d));
+            }
+            if let Some(d) = i.served_bytes {
+                what += &format!("; served {}", bytes(d));
+            }
+            line(format!("Index              {what}"));
+        }
         line(format!(
             "Input              {} rows read, {} valid, {} duplicates, {} skipped ({})",
             group(i.rows_read),
@@ -305,7 +379,13 @@ impl Report {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("cannot create the report in {}", dir.display()))?;
-        serde_json::to_writer_pretty(&mut tmp, self).context("cannot encode the report")?;
+        let mut value = serde_json::to_value(self).context("cannot encode the report")?;
+        if self.overlap_withheld() {
+            for field in ["overlap", "match_rate_own", "match_rate_peer"] {
+                value[field] = serde_json::Value::Null;
+            }
+        }
+        serde_json::to_writer_pretty(&mut tmp, &value).context("cannot encode the report")?;
         tmp.write_all(b"\n")?;
         tmp.as_file().sync_all().with_context(|| format!("cannot write the report {}", path.display()))?;
         tmp.persist(path).with_context(|| format!("cannot write the report {}", path.display()))?;

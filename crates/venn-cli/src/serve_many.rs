@@ -41,11 +41,13 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinSet,
 };
-use venn_net::{run_machine_until, Fingerprint, NetError, PeerConnection, PeerPins, Server};
+use venn_net::{run_machine_until, Fingerprint, Mode, NetError, PeerConnection, PeerPins, Server};
 use venn_protocol::{Policy, Session, SessionConfig};
 
 use crate::{
     flags::ServeArgs,
+    index_build::unix_now,
+    index_session::{default_ledger, platform_session, BrandLimits, PlatformIndex},
     input::{load, Input, InputSpec},
     party::{input_spec, SessionParams},
     policy_file::PolicySettings,
@@ -91,9 +93,63 @@ pub fn report_path(dir: &Path, peer: &Fingerprint, session_id: &str) -> PathBuf 
 #[derive(Clone)]
 struct Shared {
     own: Fingerprint,
-    spec: InputSpec,
+    serves: Serves,
     params: SessionParams,
     report_dir: PathBuf,
+}
+
+/// What each session matches against.
+#[derive(Clone)]
+enum Serves {
+    /// A list, read afresh for each session.
+    List(InputSpec),
+    /// An index (index mode).
+    Index(Arc<PlatformIndex>),
+}
+
+/// Loads the index of `venn serve --index` for this identity, now.
+fn platform_index(args: &ServeArgs, own: Fingerprint) -> anyhow::Result<PlatformIndex> {
+    let dir = args.index.as_deref().context("internal error: no --index")?;
+    let limits = BrandLimits { max_sessions: args.max_sessions_per_brand, max_queries: args.max_queries_per_brand };
+    let ledger = args.index_ledger.clone().unwrap_or_else(default_ledger);
+    PlatformIndex::load(dir, &args.session.identity, own, limits, ledger, unix_now()?)
+}
+
+fn policy_of(args: &ServeArgs) -> anyhow::Result<Policy> {
+    // As for a one-session match without an agreement: our policy file,
+    // then our flags.
+    let local = match &args.session.policy_file {
+        Some(path) => PolicySettings::load(path)?,
+        None => PolicySettings::default(),
+    };
+    args.session.size_settings().overlay(local.overlay(Policy::default())?)
+}
+
+/// `venn serve --index` without --max-sessions: one brand, one session.
+pub async fn serve_index_once(args: &ServeArgs) -> anyhow::Result<Report> {
+    let identity = crate::keygen::load(&args.session.identity)?;
+    let own = identity.fingerprint();
+    let peer = args.session.single_peer()?.context("--peer-fingerprint is required (the brand's fingerprint)")?;
+    crate::party::refuse_own_fingerprint(&[peer], own)?;
+    let index = platform_index(args, own)?;
+    let params = SessionParams {
+        policy: policy_of(args)?,
+        batch_size: args.session.batch_size,
+        net: args.session.net(),
+        index: None,
+    };
+    let server = Server::bind_mode(args.listen, identity, PeerPins::new([peer]), params.net, Mode::Index)?;
+    let h = index.header();
+    eprintln!(
+        "venn: listening on {} as {own} (short {}); serving index epoch {} ({} elements) to {}",
+        server.local_addr()?,
+        own.short(),
+        h.epoch_id(),
+        group(h.total_elements()),
+        peer.short()
+    );
+    let conn = server.accept().await?;
+    platform_session(conn, own, &index, &params, std::future::pending()).await
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -106,31 +162,38 @@ pub async fn run(args: &ServeArgs, max_sessions: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create the report directory {}", report_dir.display()))?;
     let peers = allowed_peers(args)?;
-    let spec = input_spec(&args.input)?;
     let identity = crate::keygen::load(&args.session.identity)?;
     let own = identity.fingerprint();
     crate::party::refuse_own_fingerprint(&peers, own)?;
-    // As for a one-session match without an agreement: our policy file,
-    // then our flags.
-    let local = match &args.session.policy_file {
-        Some(path) => PolicySettings::load(path)?,
-        None => PolicySettings::default(),
+    let params = SessionParams {
+        policy: policy_of(args)?,
+        batch_size: args.session.batch_size,
+        net: args.session.net(),
+        index: None,
     };
-    let policy = args.session.size_settings().overlay(local.overlay(Policy::default())?)?;
-    let params = SessionParams { policy, batch_size: args.session.batch_size, net: args.session.net() };
 
-    // A bad input file fails now, before any peer is accepted.
-    let check = spec.clone();
-    let (_, stats) = tokio::task::spawn_blocking(move || load(&check)).await.context("reading the input failed")??;
+    // A bad input file or index fails now, before any peer is accepted.
+    let (serves, mode, what) = if args.index.is_some() {
+        let index = platform_index(args, own)?;
+        let h = index.header();
+        let what = format!("index epoch {} of {} elements", h.epoch_id(), group(h.total_elements()));
+        (Serves::Index(Arc::new(index)), Mode::Index, what)
+    } else {
+        let spec = input_spec(&args.input)?;
+        let check = spec.clone();
+        let (_, stats) =
+            tokio::task::spawn_blocking(move || load(&check)).await.context("reading the input failed")??;
+        (Serves::List(spec), Mode::Match, format!("{} distinct identifiers", group(stats.distinct)))
+    };
     let mut signals = Signals::new()?;
-    let server = Arc::new(Server::bind(args.listen, identity, PeerPins::new(peers.iter().copied()), params.net)?);
+    let pins = PeerPins::new(peers.iter().copied());
+    let server = Arc::new(Server::bind_mode(args.listen, identity, pins, params.net, mode)?);
     eprintln!(
         "venn: listening on {} as {own} (short {}); serving up to {max_sessions} sessions at once to {} allowed \
-         peers; {} distinct identifiers; reports in {}",
+         peers; {what}; reports in {}",
         server.local_addr()?,
         own.short(),
         peers.len(),
-        group(stats.distinct),
         report_dir.display()
     );
 
@@ -149,7 +212,7 @@ pub async fn run(args: &ServeArgs, max_sessions: usize) -> anyhow::Result<()> {
         })
     };
 
-    let shared = Shared { own, spec, params, report_dir };
+    let shared = Shared { own, serves, params, report_dir };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut sessions = JoinSet::new();
     let mut tally = Tally::default();
@@ -228,11 +291,12 @@ impl Tally {
         match done {
             Ok(Ended::Finished { peer, report, path }) => {
                 self.finished += 1;
+                let overlap = if report.overlap_withheld() { "not shared".to_owned() } else { group(report.overlap) };
                 println!(
                     "session {} with {}: overlap {} (ours {}, theirs {}); report {}",
                     &report.session_id[..16],
                     peer.short(),
-                    group(report.overlap),
+                    overlap,
                     group(report.own_size),
                     group(report.peer_size),
                     path.display()
@@ -278,15 +342,20 @@ async fn session(
 ) -> anyhow::Result<(Report, PathBuf)> {
     let started = Instant::now();
     let peer = conn.peer();
-    let spec = shared.spec.clone();
-    let (input, stats) =
-        tokio::task::spawn_blocking(move || load(&spec)).await.context("reading the input failed")??;
-    let Input::Count(set) = input else { anyhow::bail!("internal error: a service session read segments") };
-    let params = shared.params;
-    let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
-    let start = |binding| Session::new(SessionConfig { channel_binding: binding, ..config }, set);
-    let session = run_machine_until(conn, start, &params.net, stop, |_| {}).await?;
-    let report = Report::new("serve", shared.own.to_hex(), stats, &session, started.elapsed());
+    let params = &shared.params;
+    let report = match &shared.serves {
+        Serves::Index(index) => platform_session(conn, shared.own, index, params, stop).await?,
+        Serves::List(spec) => {
+            let spec = spec.clone();
+            let (input, stats) =
+                tokio::task::spawn_blocking(move || load(&spec)).await.context("reading the input failed")??;
+            let Input::Count(set) = input else { anyhow::bail!("internal error: a service session read segments") };
+            let config = SessionConfig { batch_size: params.batch_size, ..SessionConfig::new(params.policy, vec![]) };
+            let start = |binding| Session::new(SessionConfig { channel_binding: binding, ..config }, set);
+            let session = run_machine_until(conn, start, &params.net, stop, |_| {}).await?;
+            Report::new("serve", shared.own.to_hex(), stats, &session, started.elapsed())
+        }
+    };
     let path = report_path(&shared.report_dir, &peer, &report.session_id);
     report.write_json(&path)?;
     Ok((report, path))

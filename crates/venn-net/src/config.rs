@@ -52,8 +52,9 @@ impl NetConfig {
             .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
             .send_window(u64::from(CONNECTION_WINDOW))
             // The protocol uses one control stream and one data stream per
-            // direction; a peer gets no more.
-            .max_concurrent_bidi_streams(VarInt::from_u32(1))
+            // direction, and in index mode a fetch stream opened before
+            // the control stream; a peer gets no more.
+            .max_concurrent_bidi_streams(VarInt::from_u32(2))
             .max_concurrent_uni_streams(VarInt::from_u32(1));
         Ok(t)
     }

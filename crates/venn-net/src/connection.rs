@@ -7,7 +7,7 @@ use tokio::time::timeout;
 
 use crate::{
     tls::{client_config, server_config, Presented, EXPORTER_LABEL},
-    Fingerprint, Identity, NetConfig, NetError, PeerPins,
+    Fingerprint, Identity, Mode, NetConfig, NetError, PeerPins,
 };
 
 /// A listening endpoint. Each accepted connection is authenticated against
@@ -18,16 +18,31 @@ pub struct Server {
     pins: PeerPins,
     net: NetConfig,
     buffers: SocketBuffers,
+    mode: Mode,
 }
 
 impl Server {
-    /// Binds a UDP socket. Must be called inside a tokio runtime.
+    /// Binds a UDP socket for count and segment matches ([`Mode::Match`]).
+    /// Must be called inside a tokio runtime.
     pub fn bind(addr: SocketAddr, identity: Identity, pins: PeerPins, net: NetConfig) -> Result<Self, NetError> {
+        Self::bind_mode(addr, identity, pins, net, Mode::Match)
+    }
+
+    /// Binds a UDP socket for sessions of `mode`, which every connection's
+    /// TLS handshake advertises by ALPN. Must be called inside a tokio
+    /// runtime.
+    pub fn bind_mode(
+        addr: SocketAddr,
+        identity: Identity,
+        pins: PeerPins,
+        net: NetConfig,
+        mode: Mode,
+    ) -> Result<Self, NetError> {
         // The endpoint-wide config is only a fallback: every connection is
         // accepted with its own config so its verifier records its own peer.
-        let default = server_config(&identity, pins.clone(), Presented::default(), &net)?;
+        let default = server_config(&identity, pins.clone(), Presented::default(), &net, mode)?;
         let (endpoint, buffers) = endpoint(addr, Some(default))?;
-        Ok(Self { endpoint, identity, pins, net, buffers })
+        Ok(Self { endpoint, identity, pins, net, buffers, mode })
     }
 
     /// The listening UDP socket's buffer sizes: what Venn asked for (4 MiB
@@ -51,7 +66,7 @@ impl Server {
     pub async fn accept(&self) -> Result<PeerConnection, NetError> {
         let incoming = self.endpoint.accept().await.ok_or_else(|| NetError::Connect("endpoint closed".into()))?;
         let presented = Presented::default();
-        let config = server_config(&self.identity, self.pins.clone(), presented.clone(), &self.net)?;
+        let config = server_config(&self.identity, self.pins.clone(), presented.clone(), &self.net, self.mode)?;
         let connecting =
             incoming.accept_with(std::sync::Arc::new(config)).map_err(|e| NetError::Connect(e.to_string()))?;
         let connection = match timeout(self.net.handshake_timeout, connecting).await {
@@ -184,6 +199,7 @@ pub(crate) const CLOSE_REFUSED: u32 = 3;
 pub struct PeerConnection {
     pub(crate) connection: quinn::Connection,
     peer: Fingerprint,
+    mode: Mode,
     /// A client keeps its endpoint alive for as long as the connection.
     pub(crate) endpoint: Option<quinn::Endpoint>,
 }
@@ -195,7 +211,18 @@ impl PeerConnection {
         endpoint: Option<quinn::Endpoint>,
     ) -> Result<Self, NetError> {
         let peer = presented.get().ok_or_else(|| NetError::Connect("peer presented no certificate".into()))?;
-        Ok(Self { connection, peer, endpoint })
+        let protocol = connection
+            .handshake_data()
+            .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+            .and_then(|data| data.protocol);
+        let mode = Mode::from_alpn(protocol.as_deref());
+        Ok(Self { connection, peer, mode, endpoint })
+    }
+
+    /// What the connection is for, as negotiated by ALPN: the server's
+    /// mode (a peer that negotiated nothing counts as [`Mode::Match`]).
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The peer's (pinned) fingerprint.

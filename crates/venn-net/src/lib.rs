@@ -2,8 +2,9 @@
 //!
 //! Each party has a long-lived [`Identity`] (a key pair and a self-signed
 //! certificate) and pins its peer's [`Fingerprint`]. Connections are QUIC
-//! with TLS 1.3 in both directions, ALPN `venn/1`, and verifiers that accept
-//! exactly the pinned key. The protocol's session id is bound to the TLS
+//! with TLS 1.3 in both directions, ALPN `venn/1` (count and segment mode)
+//! or `venn-index/1` (index mode, see [`Mode`] and [`fetch`]), and verifiers
+//! that accept exactly the pinned key. The protocol's session id is bound to the TLS
 //! exporter of the connection, so a session cannot be relayed.
 //!
 //! ```no_run
@@ -26,11 +27,14 @@ mod config;
 mod connection;
 mod driver;
 mod error;
+pub mod fetch;
 mod fingerprint;
 pub mod framing;
 mod identity;
 mod tls;
 
+#[cfg(test)]
+mod fetch_tests;
 #[cfg(test)]
 mod tests;
 
@@ -40,4 +44,4 @@ pub use driver::{run_machine, run_machine_until, run_session, SessionReport};
 pub use error::NetError;
 pub use fingerprint::Fingerprint;
 pub use identity::{Identity, CERT_FILE, KEY_FILE};
-pub use tls::{PeerPins, ALPN};
+pub use tls::{Mode, PeerPins, ALPN, ALPN_INDEX};

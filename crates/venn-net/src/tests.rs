@@ -16,7 +16,7 @@ fn config() -> SessionConfig {
     SessionConfig::new(Policy::permissive(), vec![])
 }
 
-fn quick() -> NetConfig {
+pub(crate) fn quick() -> NetConfig {
     NetConfig {
         idle_timeout: Duration::from_secs(3),
         keep_alive: Duration::from_millis(500),

@@ -16,8 +16,47 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::{Fingerprint, Identity, NetConfig, NetError};
 
-/// The ALPN protocol id; a peer that does not offer it is refused.
+/// The ALPN protocol id of count and segment mode.
 pub const ALPN: &[u8] = b"venn/1";
+
+/// The ALPN protocol id of index mode.
+pub const ALPN_INDEX: &[u8] = b"venn-index/1";
+
+/// What a server serves, told to the client by ALPN in the TLS handshake,
+/// so that `venn connect` knows which session to run before it builds one.
+///
+/// A server advertises exactly one protocol; a client offers both and reads
+/// the negotiated one ([`PeerConnection::mode`](crate::PeerConnection::mode)).
+/// A peer that negotiates none (an older build, a hand-written test peer)
+/// is taken as [`Mode::Match`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A count or a segment match (`venn/1`); the Hellos tell which.
+    #[default]
+    Match,
+    /// Index mode (`venn-index/1`): the brand downloads the platform's index
+    /// over the connection, then runs an index session.
+    Index,
+}
+
+impl Mode {
+    /// The ALPN protocol id.
+    pub fn alpn(self) -> &'static [u8] {
+        match self {
+            Mode::Match => ALPN,
+            Mode::Index => ALPN_INDEX,
+        }
+    }
+
+    /// The mode of a negotiated ALPN protocol; none (or an unknown one,
+    /// which rustls never negotiates since we offer only ours) is `Match`.
+    pub fn from_alpn(protocol: Option<&[u8]>) -> Mode {
+        match protocol {
+            Some(p) if p == ALPN_INDEX => Mode::Index,
+            _ => Mode::Match,
+        }
+    }
+}
 
 /// Label of the TLS exporter that gives the session's channel binding.
 pub(crate) const EXPORTER_LABEL: &[u8] = b"EXPORTER-venn-channel-binding";
@@ -186,12 +225,13 @@ pub(crate) fn server_config(
     pins: PeerPins,
     presented: Presented,
     net: &NetConfig,
+    mode: Mode,
 ) -> Result<quinn::ServerConfig, NetError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier(pins, presented))
         .with_single_cert(vec![identity.cert()], identity.key())?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![mode.alpn().to_vec()];
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| NetError::TlsSetup(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
     config.transport_config(Arc::new(net.transport()?));
@@ -210,7 +250,8 @@ pub(crate) fn client_config(
         .dangerous()
         .with_custom_certificate_verifier(verifier(pins, presented))
         .with_client_auth_cert(vec![identity.cert()], identity.key())?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    // Both: the server advertises one, and that one is the mode.
+    tls.alpn_protocols = vec![ALPN.to_vec(), ALPN_INDEX.to_vec()];
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| NetError::TlsSetup(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(quic));
     config.transport_config(Arc::new(net.transport()?));

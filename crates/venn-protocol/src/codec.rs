@@ -66,6 +66,13 @@ mod tests {
             Message::Evaluated(vec![[4; 32]]),
             Message::SumProof(vec![5; 64]),
             Message::IndexDone(Some(12)),
+            Message::FetchHeader,
+            Message::IndexHeader(vec![1, 2, 3]),
+            Message::FetchPart { part: 3, offset: 1 << 40 },
+            Message::PartChunk { part: 1, offset: 64, bytes: vec![9; 100] },
+            Message::FetchDone,
+            Message::Abort(AbortReason::IndexBudgetSpent),
+            Message::Abort(AbortReason::IndexExpired),
             Message::Abort(AbortReason::PolicyRefused),
         ]
     }
@@ -80,6 +87,14 @@ mod tests {
     #[test]
     fn a_full_batch_fits_the_limit() {
         let m = Message::Points(vec![[0xab; 32]; MAX_ITEMS_PER_MESSAGE]);
+        let bytes = encode(&m);
+        assert!(bytes.len() <= MAX_MESSAGE_BYTES, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn a_full_part_chunk_fits_the_limit() {
+        let m = Message::PartChunk { part: u32::MAX, offset: u64::MAX, bytes: vec![0xff; crate::MAX_FETCH_CHUNK] };
         let bytes = encode(&m);
         assert!(bytes.len() <= MAX_MESSAGE_BYTES, "{} bytes", bytes.len());
         assert_eq!(decode(&bytes).unwrap(), m);

@@ -228,9 +228,37 @@ pub enum ProtocolError {
     /// The system could not provide randomness for the noise.
     #[error("could not draw differential-privacy noise")]
     NoiseUnavailable,
-    /// We refused: our privacy ledger has too little ε left for this peer.
+    /// We refused the session by a local guardrail (a ledger, an expiry);
+    /// the peer is told why.
+    #[error("we refused the session: {0}")]
+    Refused(Refusal),
+}
+
+/// Why this party refuses a session by its own guardrails. Each reaches the
+/// peer as the [`AbortReason`] of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Refusal {
+    /// Our privacy ledger has too little ε left for this peer.
     #[error("our privacy budget (ε) for this peer is spent")]
     PrivacyBudgetSpent,
+    /// Index mode, platform: the brand has used its sessions or queried
+    /// identifiers for this epoch.
+    #[error("the peer's index budget for this epoch (sessions or queried identifiers) is spent")]
+    IndexBudgetSpent,
+    /// Index mode, platform: our index epoch is over.
+    #[error("our index epoch has expired; publish a new index")]
+    IndexExpired,
+}
+
+impl Refusal {
+    /// What the peer is told.
+    pub fn abort_reason(self) -> AbortReason {
+        match self {
+            Self::PrivacyBudgetSpent => AbortReason::PrivacyBudgetSpent,
+            Self::IndexBudgetSpent => AbortReason::IndexBudgetSpent,
+            Self::IndexExpired => AbortReason::IndexExpired,
+        }
+    }
 }
 
 impl ProtocolError {
@@ -247,7 +275,7 @@ impl ProtocolError {
             Self::PolicyRefused(_) => AbortReason::PolicyRefused,
             Self::PeerAborted(_) => return None,
             Self::Cancelled | Self::NoiseUnavailable => AbortReason::Cancelled,
-            Self::PrivacyBudgetSpent => AbortReason::PrivacyBudgetSpent,
+            Self::Refused(refusal) => refusal.abort_reason(),
         })
     }
 }

@@ -43,8 +43,8 @@ use crate::{
     message::{Hello, IndexHello, IndexRole, NONCE_LEN, PROTOCOL_VERSION},
     session::{check_batch_len, invalid_point},
     transcript::session_id,
-    Channel, Element, ElementSet, Event, Incompatibility, Message, Misbehavior, Outcome, ProtocolError, SessionConfig,
-    SessionId, Side, MAX_ITEMS_PER_MESSAGE,
+    Channel, Element, ElementSet, Event, Incompatibility, Message, Misbehavior, Outcome, ProtocolError, Refusal,
+    SessionConfig, SessionId, Side, MAX_ITEMS_PER_MESSAGE,
 };
 
 /// Which index a session is about: what the index header says.
@@ -70,6 +70,24 @@ pub trait IndexLookup: Send {
 impl<F: Fn(u64) -> bool + Send> IndexLookup for F {
     fn contains(&self, key: u64) -> bool {
         self(key)
+    }
+}
+
+/// The platform's per-brand guardrail: asked once, when the brand's Hello
+/// announces its list size, before any of the brand's points is evaluated.
+/// A refusal ends the session with [`ProtocolError::Refused`] and reaches
+/// the brand as the matching [`crate::AbortReason`]. The platform's driver
+/// implements it (a ledger of sessions and queried identifiers per brand and
+/// epoch, charged atomically here); this crate only asks.
+pub trait IndexAdmission: Send {
+    /// Admits a session over a list of `brand_size` identifiers, charging
+    /// it, or refuses it.
+    fn admit(&mut self, brand_size: u64) -> Result<(), Refusal>;
+}
+
+impl<F: FnMut(u64) -> Result<(), Refusal> + Send> IndexAdmission for F {
+    fn admit(&mut self, brand_size: u64) -> Result<(), Refusal> {
+        self(brand_size)
     }
 }
 
@@ -108,6 +126,8 @@ pub enum IndexParty {
     Platform {
         /// `k`.
         key: Box<EpochKey>,
+        /// Asked with the brand's list size before anything is evaluated.
+        admission: Box<dyn IndexAdmission>,
     },
 }
 
@@ -181,7 +201,7 @@ impl IndexSession {
     pub fn new(config: SessionConfig, epoch: IndexEpoch, party: IndexParty) -> Result<Self, ProtocolError> {
         let (role, own_size) = match &party {
             IndexParty::Brand { set, .. } => (IndexRole::Brand, set.len() as u64),
-            IndexParty::Platform { key } => {
+            IndexParty::Platform { key, .. } => {
                 if key.public_key().to_bytes() != epoch.public_key {
                     return Err(Incompatibility::IndexMismatch { what: "our epoch key is not the index's" }.into());
                 }
@@ -214,7 +234,7 @@ impl IndexSession {
         Ok(Self { config, epoch, state: State::Handshake(Box::new(Handshake { nonce, own_size, party })), core })
     }
 
-    fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
+    fn on_hello(&mut self, mut h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
         if hello.version != PROTOCOL_VERSION {
             return Err(Incompatibility::VersionMismatch { ours: PROTOCOL_VERSION, theirs: hello.version }.into());
         }
@@ -252,6 +272,9 @@ impl IndexSession {
         if ours == IndexRole::Platform && hello.set_size != brand_size {
             return Err(Misbehavior::BadStreamSize { stream: hello.set_size, set: brand_size }.into());
         }
+        if let IndexParty::Platform { admission, .. } = &mut h.party {
+            admission.admit(brand_size).map_err(ProtocolError::Refused)?;
+        }
         let id = session_id(PROTOCOL_VERSION, &h.nonce, &hello.nonce, &self.config.channel_binding);
         self.core.progress.peer_size = hello.set_size;
         self.core.event(Event::HandshakeComplete { session_id: id, peer_size: hello.set_size, policy });
@@ -269,7 +292,7 @@ impl IndexSession {
                 index,
                 share_result,
             })),
-            IndexParty::Platform { key } => State::Platform(Box::new(Platform {
+            IndexParty::Platform { key, .. } => State::Platform(Box::new(Platform {
                 key,
                 session_id: id,
                 policy,

@@ -55,7 +55,7 @@ fn brand(p: &Platform, ids: impl IntoIterator<Item = u64>, share_result: bool) -
 }
 
 fn serving(p: Platform) -> IndexSession {
-    IndexSession::new(config(), p.epoch, IndexParty::Platform { key: p.key }).unwrap()
+    IndexSession::new(config(), p.epoch, IndexParty::Platform { key: p.key, admission: Box::new(|_| Ok(())) }).unwrap()
 }
 
 #[test]
@@ -209,7 +209,9 @@ fn a_brand_holding_another_index_is_refused_on_both_sides() {
 fn a_platform_key_that_is_not_the_indexs_is_refused_at_start() {
     let p = platform(0..10);
     let other = EpochKey::random();
-    let err = IndexSession::new(config(), p.epoch, IndexParty::Platform { key: other }).unwrap_err();
+    let err =
+        IndexSession::new(config(), p.epoch, IndexParty::Platform { key: other, admission: Box::new(|_| Ok(())) })
+            .unwrap_err();
     assert!(matches!(err, ProtocolError::Incompatible(Incompatibility::IndexMismatch { .. })), "{err}");
 }
 
@@ -229,7 +231,9 @@ fn a_count_session_and_an_index_session_do_not_talk() {
 fn a_brand_below_the_platforms_minimum_is_refused() {
     let p = platform(0..600);
     let strict = SessionConfig { policy: Policy { min_set_size: 1_000, ..Policy::permissive() }, ..config() };
-    let platform = IndexSession::new(strict, p.epoch, IndexParty::Platform { key: p.key }).unwrap();
+    let platform =
+        IndexSession::new(strict, p.epoch, IndexParty::Platform { key: p.key, admission: Box::new(|_| Ok(())) })
+            .unwrap();
     let set = ElementSet::new((0..600).map(element).collect()).0;
     let keys = Arc::clone(&p.keys);
     let b = IndexSession::new(
@@ -259,4 +263,23 @@ fn the_brands_transcript_holds_no_identifier() {
             assert!(!windows.contains(&needle[..12]), "identifier {id} leaked");
         }
     }
+}
+
+#[test]
+fn a_brand_over_its_index_budget_is_refused_before_any_evaluation() {
+    let p = platform(0..300);
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let admission = Box::new(move |size: u64| {
+        seen.lock().unwrap().push(size);
+        Err(crate::Refusal::IndexBudgetSpent)
+    });
+    let b = brand(&p, 100..250, false);
+    let platform = IndexSession::new(config(), p.epoch, IndexParty::Platform { key: p.key, admission }).unwrap();
+    let mut pair = Pair::new(b, platform);
+    pair.drive();
+    assert_eq!(*asked.lock().unwrap(), vec![150], "asked once, with the brand's size");
+    assert_eq!(pair.b.error(), Some(&ProtocolError::Refused(crate::Refusal::IndexBudgetSpent)));
+    assert_eq!(pair.a.error(), Some(&ProtocolError::PeerAborted(crate::AbortReason::IndexBudgetSpent)));
+    assert_eq!(pair.b.progress().tags_sent, 0, "nothing was evaluated");
 }

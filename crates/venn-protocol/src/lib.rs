@@ -52,12 +52,12 @@ mod segment_tests;
 mod tests;
 
 pub use element::{Element, ElementSet};
-pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError};
-pub use index::{index_domain, IndexEpoch, IndexLookup, IndexOutcome, IndexParty, IndexSession};
+pub use error::{DecodeError, Incompatibility, Misbehavior, ProtocolError, Refusal};
+pub use index::{index_domain, IndexAdmission, IndexEpoch, IndexLookup, IndexOutcome, IndexParty, IndexSession};
 pub use machine::Machine;
 pub use message::{
-    AbortReason, Hello, IndexHello, IndexRole, Labels, Message, Role, SegmentHello, MAX_ITEMS_PER_MESSAGE, NONCE_LEN,
-    PROTOCOL_VERSION,
+    AbortReason, Hello, IndexHello, IndexRole, Labels, Message, Role, SegmentHello, MAX_FETCH_CHUNK,
+    MAX_ITEMS_PER_MESSAGE, NONCE_LEN, PROTOCOL_VERSION,
 };
 pub use policy::{Policy, PolicyViolation, Side};
 pub use segments::{LabeledSet, SegmentConfig, SegmentSession, MAX_SEGMENT_LABELS};

@@ -6,7 +6,9 @@
 //! bookkeeping every session needs (sticky errors, the Abort owed to the
 //! peer, counters) is written once, here and in `core.rs`.
 
-use crate::{codec, core::Core, DecodeError, Event, Message, Misbehavior, Outcome, Progress, ProtocolError, Transmit};
+use crate::{
+    codec, core::Core, DecodeError, Event, Message, Misbehavior, Outcome, Progress, ProtocolError, Refusal, Transmit,
+};
 
 /// One party's side of a match, driven by bytes in and bytes out.
 pub trait Machine {
@@ -22,11 +24,12 @@ pub trait Machine {
     fn handle_oversize(&mut self, len: usize);
     /// Stops the session from our side; the peer is told.
     fn cancel(&mut self);
-    /// Refuses the session because our privacy ledger has too little ε
-    /// left for this peer. Our Hello, if still unsent, goes out first, so
-    /// the peer learns who refused and why
-    /// ([`AbortReason::PrivacyBudgetSpent`](crate::AbortReason)).
-    fn refuse_privacy_budget(&mut self);
+    /// Refuses the session by one of our guardrails (a privacy ledger with
+    /// too little ε left for this peer, an index budget or epoch that is
+    /// spent). Our Hello, if still unsent, goes out first, so the peer
+    /// learns who refused and why (the [`AbortReason`](crate::AbortReason)
+    /// of [`Refusal::abort_reason`](crate::Refusal::abort_reason)).
+    fn refuse(&mut self, reason: Refusal);
     /// The next message to send, if any. Call until it returns `None`, and
     /// again after every input. Computes the next batch when nothing else is
     /// pending, so the cost lands where the transport asks for data.
@@ -111,9 +114,9 @@ impl<P: Protocol> Machine for P {
         }
     }
 
-    fn refuse_privacy_budget(&mut self) {
+    fn refuse(&mut self, reason: Refusal) {
         if !self.is_done() {
-            fail(self, ProtocolError::PrivacyBudgetSpent);
+            fail(self, ProtocolError::Refused(reason));
         }
     }
 

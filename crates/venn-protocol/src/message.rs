@@ -64,7 +64,40 @@ pub enum Message {
     /// Index mode, brand to platform: the proof verified and the session is
     /// over; the overlap the brand found when it chose to share it.
     IndexDone(Option<u64>),
+    /// Index download, brand to platform, first on the fetch stream: send
+    /// the index header.
+    FetchHeader,
+    /// Index download, platform to brand: the index header's bytes (the
+    /// header format bounds them: at most [`MAX_FETCH_CHUNK`] of body).
+    IndexHeader(Vec<u8>),
+    /// Index download, brand to platform: send part `part` (its position in
+    /// the header) from byte `offset` to its end.
+    FetchPart {
+        /// The part's index in the header.
+        part: u32,
+        /// The first byte wanted.
+        offset: u64,
+    },
+    /// Index download, platform to brand: bytes of a part starting at
+    /// `offset` (at most [`MAX_FETCH_CHUNK`]); chunks follow each other up
+    /// to the part's end.
+    PartChunk {
+        /// The part's index in the header.
+        part: u32,
+        /// Where `bytes` start in the part.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Index download, brand to platform: every part is in; the session
+    /// follows on its own stream.
+    FetchDone,
 }
+
+/// Most bytes of one [`Message::PartChunk`], and of the body of an index
+/// header in [`Message::IndexHeader`]: 1 MiB, well under the codec's
+/// message bound.
+pub const MAX_FETCH_CHUNK: usize = 1 << 20;
 
 /// Labels travelling with a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +217,12 @@ pub enum AbortReason {
     PrivacyBudgetSpent,
     /// Index mode: the parties hold different indexes (or play one side).
     IndexMismatch,
+    /// Index mode: the brand has used its sessions or its queried
+    /// identifiers for this epoch with the platform.
+    IndexBudgetSpent,
+    /// Index mode: the platform's index epoch is over; it must publish a
+    /// new one.
+    IndexExpired,
 }
 
 impl std::fmt::Display for AbortReason {
@@ -197,6 +236,10 @@ impl std::fmt::Display for AbortReason {
             Self::Cancelled => "it was cancelled",
             Self::PrivacyBudgetSpent => "its privacy budget (ε) for sessions with us is spent",
             Self::IndexMismatch => "we do not hold the index it serves (another epoch or platform)",
+            Self::IndexBudgetSpent => {
+                "our sessions or queried identifiers for this index epoch are spent (its per-brand budget)"
+            }
+            Self::IndexExpired => "its index epoch has expired; it must publish a new one",
         })
     }
 }
@@ -217,6 +260,11 @@ impl Message {
             Self::Evaluated(_) => "Evaluated",
             Self::SumProof(_) => "SumProof",
             Self::IndexDone(_) => "IndexDone",
+            Self::FetchHeader => "FetchHeader",
+            Self::IndexHeader(_) => "IndexHeader",
+            Self::FetchPart { .. } => "FetchPart",
+            Self::PartChunk { .. } => "PartChunk",
+            Self::FetchDone => "FetchDone",
         }
     }
 }

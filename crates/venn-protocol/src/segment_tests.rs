@@ -315,9 +315,9 @@ fn a_budget_refusal_reaches_the_peer_with_its_reason() {
     let a = records(0..300, 2, 1);
     let mut pair =
         Pair::new(session(Role::Receiver, 2, &r, exact(), false), session(Role::Aggregator, 2, &a, exact(), false));
-    pair.a.refuse_privacy_budget();
+    pair.a.refuse(crate::Refusal::PrivacyBudgetSpent);
     pair.drive();
-    assert_eq!(pair.a.error(), Some(&ProtocolError::PrivacyBudgetSpent));
+    assert_eq!(pair.a.error(), Some(&ProtocolError::Refused(crate::Refusal::PrivacyBudgetSpent)));
     assert_eq!(pair.b.error(), Some(&ProtocolError::PeerAborted(crate::AbortReason::PrivacyBudgetSpent)));
 }
 
