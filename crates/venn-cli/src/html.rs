@@ -732,24 +732,14 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian, Howard
-/// Hinnant's `civil_from_days`); `0` (an unreadable clock) as `unknown`.
+/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC`; `0` (an unreadable clock) as
+/// `unknown`.
 fn utc(unix: u64) -> String {
     if unix == 0 {
         return "unknown".to_owned();
     }
-    let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", secs / 3_600, secs / 60 % 60, secs % 60)
+    format!("{} {:02}:{:02}:{:02} UTC", crate::index_build::date(unix), secs / 3_600, secs / 60 % 60, secs % 60)
 }
 
 #[cfg(test)]
