@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_reservations_cannot_pass_the_budget_together() {
+    fn semi_honest_concurrent_sessions_cannot_pass_the_budget_together() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.json");
         let peer = Fingerprint([7; 32]);

@@ -689,7 +689,7 @@ impl UnionFind {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -783,7 +783,14 @@ mod tests {
     /// (a) no suppressed cell or row total is in the span of what A then
     /// knows; (c) every figure below `min_cell` that A did not know before
     /// is suppressed; and every figure A knew before is released.
-    fn audit(cells: &[Vec<i64>], row_sizes: &[u64], min_cell: u64, released: &Released) -> Result<(), String> {
+    /// The exact audit: every suppressed figure outside the span of what A
+    /// knows, every released one true, every small unknown cell suppressed.
+    pub(crate) fn audit(
+        cells: &[Vec<i64>],
+        row_sizes: &[u64],
+        min_cell: u64,
+        released: &Released,
+    ) -> Result<(), String> {
         let f = Functionals::of(cells);
         let (rows, cols) = (f.rows, f.cols);
         let row_total = |r: usize| cells[r].iter().sum::<i64>();

@@ -313,3 +313,105 @@ fn session_from(role: Role, labels: u16, set: LabeledSet, policy: Policy) -> Seg
     };
     SegmentSession::new(config, set).unwrap()
 }
+
+/// Finding 4, the other half: a corrupt record makes the aggregator refuse
+/// whether or not the person is in its list. The receiver's whole list is
+/// the one target, so the corrupted ciphertext is certainly the target's.
+#[test]
+fn cheating_receiver_corrupt_ciphertext_gets_the_same_answer_for_member_and_non_member() {
+    let a = records(0..500, 2, 1);
+    let mut answers = Vec::new();
+    for target in [10u64, 900] {
+        let receiver = session(Role::Receiver, 2, &[(target, 1)], exact(), false);
+        let mut pair = Pair::new(receiver, session(Role::Aggregator, 2, &a, exact(), false));
+        pair.drive_tampered(&mut |m| match m {
+            Message::LabeledPoints { points, labels: Labels::OneHot { mut ciphertexts, proofs } } => {
+                ciphertexts[1] = shift(&ciphertexts[1], 1);
+                let labels = Labels::OneHot { ciphertexts, proofs };
+                vec![codec::encode(&Message::LabeledPoints { points, labels })]
+            }
+            m => vec![codec::encode(&m)],
+        });
+        answers.push((pair.b.error().cloned(), pair.b.progress().points_received, pair.a.outcome().is_some()));
+    }
+    assert_eq!(answers[0], answers[1], "member and non-member look the same to the receiver");
+    assert!(matches!(answers[0].0, Some(ProtocolError::PeerMisbehaved(Misbehavior::UnprovenLabels(_)))));
+}
+
+// ---- Findings 5 and 7: work and noise that say nothing about the match ----
+
+/// Every receiver record costs the aggregator one accumulator addition,
+/// matched or not (unmatched ones go to a dummy accumulator that is never
+/// sent): with no overlap and with a full one, the same work.
+#[test]
+fn semi_honest_aggregator_work_per_record_does_not_depend_on_the_match() {
+    let r = records(0..600, 2, 0);
+    let mut adds = Vec::new();
+    for a in [records(1_000..1_600, 2, 1), records(0..600, 2, 1)] {
+        let mut pair =
+            Pair::new(session(Role::Aggregator, 2, &a, exact(), false), session(Role::Receiver, 2, &r, exact(), false));
+        pair.drive();
+        let (ao, _) = outcomes(&pair);
+        adds.push((pair.a.accumulator_adds(), ao.segments.as_ref().unwrap().aggregator_marginal.clone()));
+    }
+    assert_eq!(adds[0].0, 600);
+    assert_eq!(adds[1].0, 600, "the same additions with every record matched as with none");
+    assert_ne!(adds[0].1, adds[1].1, "the runs did differ in what matched");
+}
+
+/// Noise is drawn when the handshake completes, before any data flows, so
+/// its variable sampling time cannot be read off the timing of the
+/// accumulators or the release.
+#[test]
+fn semi_honest_noise_is_drawn_at_the_handshake() {
+    let r = records(0..300, 2, 0);
+    let a = records(0..300, 2, 1);
+    let mut receiver = session(Role::Receiver, 2, &r, noisy(1.0), false);
+    let mut aggregator = session(Role::Aggregator, 2, &a, noisy(1.0), false);
+    let (to_aggregator, to_receiver) = (receiver.poll_transmit().unwrap(), aggregator.poll_transmit().unwrap());
+    assert!(receiver.drawn_noise().is_empty() && aggregator.drawn_noise().is_empty(), "nothing drawn before");
+    receiver.handle_message(&to_receiver.payload).unwrap();
+    aggregator.handle_message(&to_aggregator.payload).unwrap();
+    for party in [&receiver, &aggregator] {
+        assert_eq!(party.drawn_noise().len(), 2, "a row of noise per receiver label");
+        assert!(party.drawn_noise().iter().all(|row| row.len() == 2));
+        assert_eq!(party.progress().points_received, 0, "before any data");
+    }
+}
+
+// ---- Finding 6: suppression against what the aggregator knows ----
+
+/// The review's table, as a real match: cells [[68, 66, 7], [17, 4, 0],
+/// [35, 88, 2]] with `min_cell` 10. The aggregator knows its column totals
+/// and the overlap; from the released table plus those, no suppressed cell
+/// or row total can be solved for (exact rational elimination), and every
+/// released figure is true.
+#[test]
+fn semi_honest_aggregator_cannot_recover_a_suppressed_cell() {
+    let table = [[68u64, 66, 7], [17, 4, 0], [35, 88, 2]];
+    let (mut r, mut a) = (Vec::new(), Vec::new());
+    let mut id = 0u64;
+    for (rl, row) in table.iter().enumerate() {
+        for (al, &n) in row.iter().enumerate() {
+            for _ in 0..n {
+                r.push((id, rl as u16));
+                a.push((id, al as u16));
+                id += 1;
+            }
+        }
+    }
+    // Records on one side only, so no label is empty.
+    r.extend((0..3).map(|l| (100_000 + l, l as u16)));
+    a.extend((0..3).map(|l| (200_000 + l, l as u16)));
+    let policy = Policy { min_cell: 10, ..Policy::permissive() };
+    let mut pair =
+        Pair::new(session(Role::Receiver, 3, &r, policy, false), session(Role::Aggregator, 3, &a, policy, false));
+    pair.drive();
+    let (ro, ao) = outcomes(&pair);
+    let released = &ro.segments.as_ref().unwrap().released;
+    assert_eq!(released, &ao.segments.as_ref().unwrap().released);
+    assert_eq!(released.cells[2][2], None, "the 2 is suppressed");
+    let truth: Vec<Vec<i64>> = table.iter().map(|row| row.iter().map(|&c| c as i64).collect()).collect();
+    let row_sizes: Vec<u64> = table.iter().map(|row| row.iter().sum::<u64>() + 1).collect();
+    crate::release::tests::audit(&truth, &row_sizes, 10, released).unwrap();
+}

@@ -176,6 +176,9 @@ pub struct SegmentSession {
     /// subtracting its own noise.
     #[cfg(test)]
     drawn_noise: Vec<Vec<i64>>,
+    /// The aggregator's accumulator additions, once its exchange is over.
+    #[cfg(test)]
+    accumulator_adds: u64,
 }
 
 enum State {
@@ -263,6 +266,9 @@ struct Aggregating {
     /// Every tag of the receiver's stream, to refuse duplicates once it is
     /// complete, whether or not they matched.
     peer_tags: Vec<Tag>,
+    /// Accumulator additions made, for the test that plays a timing oracle.
+    #[cfg(test)]
+    adds: u64,
 }
 
 /// The receiver during the exchange.
@@ -346,7 +352,15 @@ impl SegmentSession {
             core,
             #[cfg(test)]
             drawn_noise: Vec::new(),
+            #[cfg(test)]
+            accumulator_adds: 0,
         })
+    }
+
+    /// How many receiver records the aggregator added into an accumulator.
+    #[cfg(test)]
+    pub(crate) fn accumulator_adds(&self) -> u64 {
+        self.accumulator_adds
     }
 
     /// The noise this session drew at its handshake, `[r][a]`.
@@ -438,6 +452,8 @@ impl SegmentSession {
                 own_tags: Vec::new(),
                 own_tag_labels: Vec::new(),
                 peer_tags: Vec::new(),
+                #[cfg(test)]
+                adds: 0,
             })),
             Role::Receiver => State::Receiving(Box::new(Receiving { c, peer: Vec::new(), returned: None })),
         })
@@ -492,6 +508,10 @@ impl Aggregating {
                 Err(_) => unmatched,
             };
             self.accumulators[target].add(ciphertext).map_err(|_| Misbehavior::BadCiphertext)?;
+            #[cfg(test)]
+            {
+                self.adds += 1;
+            }
             if let Some(m) = self.marginal.get_mut(target) {
                 *m += 1;
             }
@@ -691,6 +711,10 @@ impl Protocol for SegmentSession {
         }
         let State::Aggregating(a) = std::mem::replace(&mut self.state, State::Failed) else { return Ok(()) };
         let mut a = *a;
+        #[cfg(test)]
+        {
+            self.accumulator_adds = a.adds;
+        }
         a.check_peer_distinct()?;
         let receiver_labels = a.c.peer_labels;
         let mut wire = Vec::with_capacity(a.marginal.len() * (receiver_labels as usize + 1));
