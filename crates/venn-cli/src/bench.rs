@@ -70,8 +70,11 @@ pub struct BenchResult {
     pub machine: Machine,
     /// Load averages (1, 5, 15 minutes) when the run started.
     pub load_average_start: [f64; 3],
-    /// Records in each list.
+    /// Records in the brand's list (and in the platform's, unless
+    /// `platform_rows` says otherwise).
     pub rows_per_side: u64,
+    /// Records in the platform's list.
+    pub platform_rows: u64,
     /// Records in both.
     pub overlap: u64,
     /// Threads of the curve-work pool.
@@ -282,7 +285,7 @@ impl FloorWork {
 
 /// The command line as typed, with the environment variables that change a
 /// run in front.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let quote = |a: String| {
         if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
             a
@@ -302,7 +305,7 @@ fn command_line() -> String {
 /// a checkout lives in its `target/`), and whether tracked files differ from
 /// it. The binary may have been built from another state of the tree; the
 /// commit says which checkout, not which build.
-fn commit() -> (String, Option<bool>) {
+pub(crate) fn commit() -> (String, Option<bool>) {
     let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) else {
         return ("unknown".into(), None);
     };
@@ -326,31 +329,66 @@ fn commit() -> (String, Option<bool>) {
 
 /// Runs the benchmark and prints its table (or JSON).
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!((0.0..=1.0).contains(&args.overlap), "--overlap must be a fraction between 0 and 1");
-    anyhow::ensure!(args.rows > 0, "--rows must be at least 1");
-    anyhow::ensure!(args.floor_samples > 0, "--floor-samples must be at least 1");
-    let load_average_start = load_average();
-    let rows = args.rows;
-    let overlap = (rows as f64 * args.overlap).round() as usize;
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let (brand_csv, platform_csv) = (dir.path().join("brand.csv"), dir.path().join("platform.csv"));
-    // A child process writes the inputs, so its memory does not count here.
+    if args.index {
+        return crate::bench_index::run(args).await;
+    }
+    let result = measure(args, args.rows, args.platform_rows.unwrap_or(args.rows)).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print!("{}", table(&result));
+    }
+    Ok(())
+}
+
+/// The brand's overlap with the platform: `fraction` of its `rows`,
+/// rounded, and never more than the smaller list.
+pub(crate) fn overlap_of(rows: usize, platform_rows: usize, fraction: f64) -> usize {
+    ((rows as f64 * fraction).round() as usize).min(rows).min(platform_rows)
+}
+
+/// `venn gen` in a child process (so its memory does not count here): the
+/// brand's plain emails in `brand_csv`, the platform's SHA-256 hashes in
+/// `platform_csv`, `overlap` people in both.
+pub(crate) fn generate(
+    rows: usize,
+    platform_rows: usize,
+    overlap: usize,
+    seed: u64,
+    brand_csv: &Path,
+    platform_csv: &Path,
+) -> anyhow::Result<()> {
     let status = std::process::Command::new(std::env::current_exe()?)
-        .args(["gen", "--rows-a", &rows.to_string(), "--rows-b", &rows.to_string()])
-        .args(["--overlap", &overlap.to_string(), "--seed", &args.seed.to_string()])
+        .args(["gen", "--rows-a", &rows.to_string(), "--rows-b", &platform_rows.to_string()])
+        .args(["--overlap", &overlap.to_string(), "--seed", &seed.to_string()])
         .arg("--out-a")
-        .arg(&brand_csv)
+        .arg(brand_csv)
         .arg("--out-b")
-        .arg(&platform_csv)
+        .arg(platform_csv)
         .args(["--format-b", "sha256"])
         .stdout(std::process::Stdio::null())
         .status()
         .context("cannot run `venn gen`")?;
     anyhow::ensure!(status.success(), "`venn gen` failed");
+    Ok(())
+}
+
+/// One counting (or segment) match of `rows` brand records against
+/// `platform_rows` platform records, both parties in this process, with its
+/// floor samples before and after.
+pub(crate) async fn measure(args: &BenchArgs, rows: usize, platform_rows: usize) -> anyhow::Result<BenchResult> {
+    anyhow::ensure!((0.0..=1.0).contains(&args.overlap), "--overlap must be a fraction between 0 and 1");
+    anyhow::ensure!(rows > 0 && platform_rows > 0, "--rows and --platform-rows must be at least 1");
+    anyhow::ensure!(args.floor_samples > 0, "--floor-samples must be at least 1");
+    let load_average_start = load_average();
+    let overlap = overlap_of(rows, platform_rows, args.overlap);
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let (brand_csv, platform_csv) = (dir.path().join("brand.csv"), dir.path().join("platform.csv"));
+    generate(rows, platform_rows, overlap, args.seed, &brand_csv, &platform_csv)?;
 
     // No more floor records per sample than the match itself handles, so a
     // small run stays small.
-    let floor_records = args.floor_records.min(2 * rows).max(1);
+    let floor_records = args.floor_records.min(rows + platform_rows).max(1);
     let work = Arc::new(FloorWork::new(floor_records, args.batch_size));
     let samples = args.floor_samples;
     let w = work.clone();
@@ -414,7 +452,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     floor_samples.extend(tokio::task::spawn_blocking(move || w.samples("after", samples)).await?);
     anyhow::ensure!(platform.overlap == overlap as u64, "found {} but generated {overlap}", platform.overlap);
 
-    let records = 2 * rows as u64;
+    let records = (rows + platform_rows) as u64;
     let rates: Vec<f64> = floor_samples.iter().map(|s| s.records_per_second).collect();
     let floor = Spread::of(&rates).context("the floor samples are not numbers")?;
     let floor_cpu = floor_cpu_spread(&floor_samples);
@@ -450,6 +488,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         machine: machine(),
         load_average_start,
         rows_per_side: rows as u64,
+        platform_rows: platform_rows as u64,
         overlap: overlap as u64,
         threads: rayon::current_num_threads(),
         batch_size: args.batch_size,
@@ -479,12 +518,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         segments: args.segments,
         reveal_segment_sizes: args.reveal_segment_sizes,
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&result)?);
-    } else {
-        print!("{}", table(&result));
-    }
-    Ok(())
+    Ok(result)
 }
 
 /// The spread of the floor samples' CPU µs per record; `None` when the
@@ -501,7 +535,7 @@ fn cpu_ratio(end_to_end_cpu_us: f64, floor_cpu_us: &Spread) -> Spread {
     floor_cpu_us.divide_into(end_to_end_cpu_us)
 }
 
-fn table(r: &BenchResult) -> String {
+pub(crate) fn table(r: &BenchResult) -> String {
     let mode = match r.segments {
         None => "count".to_owned(),
         Some(l) => format!(
@@ -511,7 +545,11 @@ fn table(r: &BenchResult) -> String {
     };
     let mut out = format!(
         "venn bench ({mode}): {} records per side, overlap {} ({}), {} threads, batch {}\n",
-        group(r.rows_per_side),
+        if r.platform_rows == r.rows_per_side {
+            group(r.rows_per_side)
+        } else {
+            format!("{} (brand) and {} (platform)", group(r.rows_per_side), group(r.platform_rows))
+        },
         group(r.overlap),
         format_args!("{:.0}%", 100.0 * r.overlap as f64 / r.rows_per_side.max(1) as f64),
         r.threads,

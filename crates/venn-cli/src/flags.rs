@@ -507,13 +507,36 @@ pub struct IndexPublishArgs {
 
 /// `venn bench`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  # counting mode, 100,000 records per side\n  venn bench --rows 100000\n\n  # index mode: build a 1,000,000 platform's index, then a 100,000 brand's first and cached sessions,\n  # with counting mode at the same sizes beside it\n  venn bench --index --rows 100000 --platform-rows 1000000"
+)]
 pub struct BenchArgs {
-    /// Records in each list.
+    /// Records in each list; with --platform-rows (or --index), the brand's list.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub rows: usize,
-    /// Fraction of each list that is in both.
+    /// Records in the platform's list (by default as many as --rows).
+    #[arg(long, value_name = "M")]
+    pub platform_rows: Option<usize>,
+    /// Fraction of the brand's list that is in both.
     #[arg(long, default_value_t = 0.25, value_name = "F")]
     pub overlap: f64,
+    /// Index mode: build the platform's index (`venn index build`), then run
+    /// `venn serve --index` and `venn connect` as child processes, a first
+    /// session that downloads the index and cached ones, each measured
+    /// against the curve floor; counting mode at the same sizes beside it.
+    #[arg(long)]
+    pub index: bool,
+    /// With --index: cached sessions after the first (their median is reported).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "index")]
+    pub cached_sessions: usize,
+    /// With --index: skip counting mode.
+    #[arg(long, requires = "index")]
+    pub no_counting: bool,
+    /// With --index: run counting mode with this many platform records
+    /// instead of --platform-rows (and report its linear extrapolation to
+    /// --platform-rows), when counting at full size takes too long.
+    #[arg(long, value_name = "M", requires = "index", conflicts_with = "no_counting")]
+    pub counting_platform_rows: Option<usize>,
     /// Points per message.
     #[arg(long, default_value_t = venn_protocol::DEFAULT_BATCH_SIZE, value_name = "N")]
     pub batch_size: usize,

@@ -6,6 +6,7 @@
 
 mod agreement;
 mod bench;
+mod bench_index;
 mod demo;
 mod epoch_key;
 pub mod exit;
