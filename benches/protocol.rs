@@ -16,10 +16,7 @@ mod support;
 
 use criterion::{criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use venn::crypto::{
-    decrypt_accumulators, encrypt_index, encrypt_one_hot, rerandomize, Accumulator, DiscreteLog, IndexDecryptor,
-    LabelKeys, PointBytes, Tag,
-};
+use venn::crypto::{decrypt_accumulators, encrypt_one_hot, Accumulator, DiscreteLog, LabelKeys, PointBytes, Tag};
 use venn::protocol::{
     codec,
     count::{sort_tags, sorted_intersection_size},
@@ -140,10 +137,7 @@ fn random_labels(rng: &mut StdRng, n: usize, labels: usize) -> Vec<u16> {
 fn label_batches(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(SEED);
     let receiver = LabelKeys::random(RECEIVER_LABELS);
-    let aggregator = LabelKeys::random(1);
     let r_labels = random_labels(&mut rng, LABEL_RECORDS, RECEIVER_LABELS);
-    let a_labels = random_labels(&mut rng, LABEL_RECORDS, AGGREGATOR_LABELS);
-    let index_cts = encrypt_index(aggregator.public(), &a_labels).expect("labels in range");
 
     let mut g = c.benchmark_group("protocol/labels");
     large(&mut g);
@@ -151,28 +145,15 @@ fn label_batches(c: &mut Criterion) {
     g.bench_function(format!("encrypt_one_hot/L={RECEIVER_LABELS}/{}", support::batch_id(LABEL_RECORDS)), |b| {
         b.iter(|| encrypt_one_hot(receiver.public(), black_box(&r_labels)).expect("labels in range"))
     });
-    g.bench_function(format!("encrypt_index/{}", support::batch_id(LABEL_RECORDS)), |b| {
-        b.iter(|| encrypt_index(aggregator.public(), black_box(&a_labels)).expect("labels in range"))
-    });
-    g.bench_function(format!("rerandomize/width=2/{}", support::batch_id(LABEL_RECORDS)), |b| {
-        b.iter(|| rerandomize(aggregator.public(), black_box(&index_cts)).expect("valid ciphertexts"))
-    });
     g.finish();
 }
 
-/// The aggregator's work per matched record, on one core: decrypting its
-/// own (re-randomized) label index, one variable-base multiplication and a
-/// table lookup, and adding the receiver's `L + 1` points to that label's
-/// accumulator (`L + 1` decompressions and additions).
+/// The aggregator's work per receiver record (matched or not, the same),
+/// on one core: adding the receiver's `L + 1` points to an accumulator
+/// (`L + 1` decompressions and additions).
 fn label_per_match(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(SEED);
     let receiver = LabelKeys::random(RECEIVER_LABELS);
-    let aggregator = LabelKeys::random(1);
-    let label = random_labels(&mut rng, 1, AGGREGATOR_LABELS);
-    let index = rerandomize(aggregator.public(), &encrypt_index(aggregator.public(), &label).expect("label in range"))
-        .expect("valid ciphertexts");
-    let decryptor = IndexDecryptor::new(&aggregator, AGGREGATOR_LABELS);
-    assert_eq!(decryptor.decrypt(&index[0], &index[1]), Ok(label[0]));
     let one_hot =
         encrypt_one_hot(receiver.public(), &random_labels(&mut rng, 1, RECEIVER_LABELS)).expect("label in range");
 
@@ -181,9 +162,6 @@ fn label_per_match(c: &mut Criterion) {
         .sample_size(50)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    g.bench_function("index_decrypt", |b| {
-        b.iter(|| decryptor.decrypt(black_box(&index[0]), black_box(&index[1])).expect("own ciphertext"))
-    });
     let mut accumulator = Accumulator::new(RECEIVER_LABELS + 1);
     g.bench_function(format!("accumulator_add/L={RECEIVER_LABELS}"), |b| {
         b.iter(|| accumulator.add(black_box(&one_hot)).expect("valid ciphertext"))

@@ -9,7 +9,8 @@
 //! The receiver encrypts a one-hot vector over its `L` labels under `L`
 //! keys with shared randomness: `(ρ·G, m₁·G + ρ·P₁, …, m_L·G + ρ·P_L)`, one
 //! group element more than the vector (Kurosawa's multi-recipient trick).
-//! The aggregator encrypts its label index `v` under one key: `(σ·G, v·G + σ·Q)`.
+//! (The aggregator's labels travel in the clear as padded group names, see
+//! `venn-protocol`'s segment mode; nothing here encrypts them.)
 //!
 //! Every secret scalar is drawn from the OS CSPRNG; every multiplication by
 //! a secret is a constant-time fixed-base table lookup or variable-base
@@ -193,93 +194,6 @@ fn write_doubled(points: &[RistrettoPoint], out: &mut [PointBytes]) {
     }
 }
 
-/// The aggregator's per-record ciphertexts of its label indices under its
-/// single key: `(σ·G, v·G + σ·Q)`, two points per record.
-///
-/// Batched like [`encrypt_one_hot`]: `σ′·G` and `σ′·Q + v·(G/2)` doubled and
-/// compressed together. `v·(G/2) = Σᵢ vᵢ·2ⁱ·(G/2)` over the 16 bits `vᵢ` of
-/// `v`, each term added or not by a conditional select: constant time in
-/// the label, 16 point additions per record, and no table indexed by it.
-pub fn encrypt_index(key: &PublicLabelKeys, labels: &[u16]) -> Result<Vec<PointBytes>, CryptoError> {
-    let table = key.tables.first().ok_or(CryptoError::LabelOutOfRange { label: 0, labels: 0 })?;
-    let half_g = half_basepoint();
-    let powers: Vec<RistrettoPoint> = std::iter::successors(Some(half_g), |p| Some(p + p)).take(16).collect();
-    let mut out = vec![[0u8; 32]; labels.len() * 2];
-    out.par_chunks_mut(2 * BATCH_CHUNK).zip(labels.par_chunks(BATCH_CHUNK)).for_each(|(out, labels)| {
-        let mut points = Vec::with_capacity(labels.len() * 2);
-        for &label in labels {
-            let mut sigma = Scalar::random(&mut OsRng);
-            points.push(&sigma * RISTRETTO_BASEPOINT_TABLE);
-            let mut label_half = RistrettoPoint::identity();
-            for (bit, power) in powers.iter().enumerate() {
-                let set = Choice::from(((label >> bit) & 1) as u8);
-                label_half = RistrettoPoint::conditional_select(&label_half, &(label_half + power), set);
-            }
-            points.push(&sigma * table + label_half);
-            sigma.zeroize();
-        }
-        write_doubled(&points, out);
-    });
-    Ok(out)
-}
-
-/// Re-randomizes ciphertexts of `width` points each under `keys` (adds a
-/// fresh encryption of zero), so the sender cannot recognise them when they
-/// come back. Rejects invalid encodings by index.
-pub fn rerandomize(keys: &PublicLabelKeys, ciphertexts: &[PointBytes]) -> Result<Vec<PointBytes>, CryptoError> {
-    let width = keys.len() + 1;
-    if !ciphertexts.len().is_multiple_of(width) {
-        return Err(CryptoError::RaggedCiphertexts { len: ciphertexts.len(), width });
-    }
-    let results: Vec<Result<Vec<PointBytes>, CryptoError>> = ciphertexts
-        .par_chunks(width * BATCH_CHUNK / 4)
-        .enumerate()
-        .map(|(chunk, cts)| {
-            let offset = chunk * width * BATCH_CHUNK / 4;
-            let mut points = Vec::with_capacity(cts.len());
-            for (r, record) in cts.chunks(width).enumerate() {
-                let mut rho = Scalar::random(&mut OsRng);
-                let zero = keys.encrypt_zero(&rho);
-                rho.zeroize();
-                for (j, (bytes, z)) in record.iter().zip(zero).enumerate() {
-                    points.push(decompress_at(bytes, offset + r * width + j)? + z);
-                }
-            }
-            Ok(compress_all(&points))
-        })
-        .collect();
-    let mut out = Vec::with_capacity(ciphertexts.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
-}
-
-/// Decrypts the aggregator's index ciphertexts `(C₀, C₁)` with its key:
-/// `v·G = C₁ − q·C₀`, looked up among `0·G … (labels−1)·G`.
-pub struct IndexDecryptor<'k> {
-    key: &'k LabelKeys,
-    lookup: HashMap<PointBytes, u16>,
-}
-
-impl<'k> IndexDecryptor<'k> {
-    /// A decryptor for labels `0..labels` with a one-key `LabelKeys`.
-    pub fn new(key: &'k LabelKeys, labels: usize) -> Self {
-        let lookup = (0..labels.min(MAX_LABELS))
-            .map(|v| ((Scalar::from(v as u64) * G).compress().to_bytes(), v as u16))
-            .collect();
-        Self { key, lookup }
-    }
-
-    /// The label of one ciphertext, or an error if it decrypts to nothing
-    /// in range (the peer tampered with it).
-    pub fn decrypt(&self, c0: &PointBytes, c1: &PointBytes) -> Result<u16, CryptoError> {
-        let c = [decompress_at(c0, 0)?, decompress_at(c1, 1)?];
-        let m = self.key.open(&c)[0].compress().to_bytes();
-        self.lookup.get(&m).copied().ok_or(CryptoError::UndecryptableLabel)
-    }
-}
-
 /// A running sum of one-hot ciphertexts, one per aggregator label: point
 /// additions only.
 #[derive(Clone)]
@@ -407,18 +321,12 @@ mod tests {
     #[test]
     fn one_hot_sums_decrypt_to_the_counts() {
         let receiver = LabelKeys::random(3);
-        let aggregator = LabelKeys::random(1);
-        // Receiver records with labels; aggregator records with labels 0/1.
+        // Receiver records with labels; the aggregator's label of each 0/1.
         let r_labels = [0u16, 1, 2, 2, 1, 2];
         let a_labels = [1u16, 0, 1, 1, 0, 0];
         let cts = encrypt_one_hot(receiver.public(), &r_labels).unwrap();
-        let idx = encrypt_index(aggregator.public(), &a_labels).unwrap();
-        let idx = rerandomize(aggregator.public(), &idx).unwrap();
-        let decryptor = IndexDecryptor::new(&aggregator, 2);
         let mut accs = vec![Accumulator::new(4), Accumulator::new(4)];
-        for i in 0..6 {
-            let v = decryptor.decrypt(&idx[2 * i], &idx[2 * i + 1]).unwrap();
-            assert_eq!(v, a_labels[i]);
+        for (i, &v) in a_labels.iter().enumerate() {
             accs[v as usize].add(&cts[4 * i..4 * i + 4]).unwrap();
         }
         let noise = [0i64; 3];
@@ -461,23 +369,6 @@ mod tests {
     }
 
     #[test]
-    fn index_encryption_covers_every_bit_of_the_label() {
-        let key = LabelKeys::random(1);
-        let labels = [0u16, 1, 2, 5, 255, 1024, 4095];
-        let ct = encrypt_index(key.public(), &labels).unwrap();
-        let d = IndexDecryptor::new(&key, MAX_LABELS);
-        for (i, &v) in labels.iter().enumerate() {
-            assert_eq!(d.decrypt(&ct[2 * i], &ct[2 * i + 1]).unwrap(), v);
-        }
-        // The top bits: decrypt by hand, `C₁ − q·C₀ = v·G`.
-        let ct = encrypt_index(key.public(), &[u16::MAX, 0x8001]).unwrap();
-        for (i, v) in [u16::MAX, 0x8001].into_iter().enumerate() {
-            let c = [decompress_at(&ct[2 * i], 0).unwrap(), decompress_at(&ct[2 * i + 1], 1).unwrap()];
-            assert_eq!(key.open(&c)[0], Scalar::from(v) * G);
-        }
-    }
-
-    #[test]
     fn one_hot_components_decrypt_to_the_label_bits() {
         let keys = LabelKeys::random(4);
         let ct = encrypt_one_hot(keys.public(), &[0, 3, 2]).unwrap();
@@ -493,28 +384,13 @@ mod tests {
     }
 
     #[test]
-    fn rerandomized_ciphertexts_look_new_but_decrypt_the_same() {
-        let key = LabelKeys::random(1);
-        let ct = encrypt_index(key.public(), &[3]).unwrap();
-        let again = rerandomize(key.public(), &ct).unwrap();
-        assert_ne!(ct, again);
-        let d = IndexDecryptor::new(&key, 8);
-        assert_eq!(d.decrypt(&again[0], &again[1]).unwrap(), 3);
-    }
-
-    #[test]
     fn rejects_bad_peer_keys_and_ciphertexts() {
         assert!(matches!(PublicLabelKeys::from_bytes(&[[0; 32]]), Err(CryptoError::IdentityPoint { index: 0 })));
         assert!(matches!(PublicLabelKeys::from_bytes(&[[0xff; 32]]), Err(CryptoError::InvalidEncoding { index: 0 })));
         let key = LabelKeys::random(1);
-        assert!(matches!(rerandomize(key.public(), &[[1; 32]]), Err(CryptoError::RaggedCiphertexts { .. })));
-        assert!(matches!(
-            rerandomize(key.public(), &[[0xff; 32], [0xff; 32]]),
-            Err(CryptoError::InvalidEncoding { index: 0 })
-        ));
-        let d = IndexDecryptor::new(&key, 2);
-        let ct = encrypt_index(key.public(), &[5]).unwrap();
-        assert_eq!(d.decrypt(&ct[0], &ct[1]), Err(CryptoError::UndecryptableLabel));
+        let mut acc = Accumulator::new(2);
+        assert!(matches!(acc.add(&[[1; 32]]), Err(CryptoError::RaggedCiphertexts { .. })));
+        assert!(matches!(acc.add(&[[0xff; 32], [0xff; 32]]), Err(CryptoError::InvalidEncoding { .. })));
         assert!(matches!(encrypt_one_hot(key.public(), &[1]), Err(CryptoError::LabelOutOfRange { .. })));
     }
 }

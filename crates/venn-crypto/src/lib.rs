@@ -56,8 +56,7 @@ pub use error::CryptoError;
 pub use hash_to_group::{expand_message_xmd_sha512, hash_to_group, DomainTag, MAX_DST_LEN};
 pub use key::BlindingKey;
 pub use labels::{
-    decrypt_accumulators, encrypt_index, encrypt_one_hot, rerandomize, Accumulator, DiscreteLog, IndexDecryptor,
-    LabelKeys, PublicLabelKeys, MAX_LABELS,
+    decrypt_accumulators, encrypt_one_hot, Accumulator, DiscreteLog, LabelKeys, PublicLabelKeys, MAX_LABELS,
 };
 pub use noise::{discrete_laplace, epsilon_to_rational, NoiseError, EPSILON_DENOMINATOR, MAX_EPSILON};
 pub use one_hot_proof::{encrypt_one_hot_proven, proof_len, verify_one_hot_batch, OneHotProof};
