@@ -152,9 +152,10 @@ impl LabeledSet {
     /// dummy identifiers up to [`padded_group_size`], shuffled together.
     /// Dummies are uniform 32-byte strings: hashed to the group like any
     /// element, they match a real identifier with probability 2⁻²⁵⁶.
-    fn padded(&self, labels: u16) -> LabeledSet {
-        let mut records: Vec<(Element, u16)> = self.elements.iter().copied().zip(self.labels.iter().copied()).collect();
-        for (label, n) in self.counts(labels).into_iter().enumerate() {
+    fn padded(self, labels: u16) -> LabeledSet {
+        let counts = self.counts(labels);
+        let mut records: Vec<(Element, u16)> = self.elements.into_iter().zip(self.labels).collect();
+        for (label, n) in counts.into_iter().enumerate() {
             for _ in n..padded_group_size(n) {
                 let mut dummy = [0u8; 32];
                 OsRng.fill_bytes(&mut dummy);
@@ -208,9 +209,10 @@ struct Handshake {
     key: Box<BlindingKey>,
     label_keys: LabelKeys,
     nonce: [u8; NONCE_LEN],
-    /// Our distinct records (their count is our set size).
-    own: LabeledSet,
-    /// What we stream: `own`, padded when we aggregate.
+    /// Our distinct records per label, and their number (our set size).
+    own_counts: Vec<u64>,
+    own_size: u64,
+    /// What we stream: our records, padded with dummies when we aggregate.
     stream: LabeledSet,
 }
 
@@ -312,13 +314,12 @@ impl SegmentSession {
             }
             .into());
         }
+        let own_counts = set.counts(config.labels);
         let (label_keys, stream) = match config.role {
-            Role::Receiver => (LabelKeys::random(config.labels as usize), None),
-            Role::Aggregator if config.reveal_segment_sizes => (LabelKeys::random(0), None),
-            Role::Aggregator => (LabelKeys::random(0), Some(set.padded(config.labels))),
+            Role::Receiver => (LabelKeys::random(config.labels as usize), set),
+            Role::Aggregator if config.reveal_segment_sizes => (LabelKeys::random(0), set),
+            Role::Aggregator => (LabelKeys::random(0), set.padded(config.labels)),
         };
-        let stream =
-            stream.unwrap_or_else(|| LabeledSet { elements: set.elements.clone(), labels: set.labels.clone() });
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let hello = Hello {
@@ -345,7 +346,8 @@ impl SegmentSession {
                 key: BlindingKey::random(),
                 label_keys,
                 nonce,
-                own: set,
+                own_counts,
+                own_size,
                 stream,
             })),
             config,
@@ -370,7 +372,7 @@ impl SegmentSession {
     }
 
     fn on_hello(&mut self, h: Handshake, hello: Hello) -> Result<State, ProtocolError> {
-        let accepted = accept_hello(&self.config.session, &h.nonce, h.own.len() as u64, &hello)?;
+        let accepted = accept_hello(&self.config.session, &h.nonce, h.own_size, &hello)?;
         let Some(peer) = &hello.segments else {
             let theirs = if hello.index.is_some() { "index" } else { "count" };
             return Err(Incompatibility::ModeMismatch { ours: "segments", theirs }.into());
@@ -432,8 +434,8 @@ impl SegmentSession {
             dst: hash_domain(&accepted.session_id),
             session_id: accepted.session_id,
             policy: accepted.policy,
-            own_counts: h.own.counts(self.config.labels),
-            own_size: h.own.len() as u64,
+            own_counts: h.own_counts,
+            own_size: h.own_size,
             stream: h.stream,
             sent: 0,
             own_keys: h.label_keys,
