@@ -332,6 +332,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.index {
         return crate::bench_index::run(args).await;
     }
+    if args.intake.is_some() {
+        return crate::bench_intake::run(args);
+    }
     let result = measure(args, args.rows, args.platform_rows.unwrap_or(args.rows)).await?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

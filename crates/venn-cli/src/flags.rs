@@ -149,8 +149,11 @@ pub fn parse_peer(value: &str) -> Result<String, String> {
 /// Where the identifiers come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// CSV file with a header row (required, except by `venn serve
-    /// --index`, which serves a built index instead).
+    /// CSV with a header row (required, except by `venn serve --index`,
+    /// which serves a built index instead): a file, plain or gzip or zstd
+    /// (told by its first bytes); a directory of part files or a quoted
+    /// pattern such as 'data/part-*.csv.gz', read in path order; or - for
+    /// standard input.
     #[arg(long, value_name = "PATH")]
     pub input: Option<PathBuf>,
     /// Name of the column holding the identifiers.
@@ -390,6 +393,10 @@ pub struct GenArgs {
     /// How the second file writes identifiers: plain, messy or sha256.
     #[arg(long, default_value = "plain", value_name = "FORMAT")]
     pub format_b: String,
+    /// File format of both outputs: csv, or csv.gz (gzip, as a CRM export
+    /// writes it; `--input` reads either, told by its first bytes).
+    #[arg(long, default_value = "csv", value_name = "FILE_FORMAT", value_parser = ["csv", "csv.gz"])]
+    pub format: String,
 }
 
 /// `venn keygen`.
@@ -508,7 +515,7 @@ pub struct IndexPublishArgs {
 /// `venn bench`.
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  # counting mode, 100,000 records per side\n  venn bench --rows 100000\n\n  # index mode: build a 1,000,000 platform's index, then a 100,000 brand's first and cached sessions,\n  # with counting mode at the same sizes beside it\n  venn bench --index --rows 100000 --platform-rows 1000000"
+    after_help = "Examples:\n  # counting mode, 100,000 records per side\n  venn bench --rows 100000\n\n  # intake: rows per second reading 1,000,000 SHA-256 identifiers from a .csv.gz\n  venn bench --intake csv.gz --rows 1000000\n\n  # index mode: build a 1,000,000 platform's index, then a 100,000 brand's first and cached sessions,\n  # with counting mode at the same sizes beside it\n  venn bench --index --rows 100000 --platform-rows 1000000"
 )]
 pub struct BenchArgs {
     /// Records in each list; with --platform-rows (or --index), the brand's list.
@@ -537,6 +544,24 @@ pub struct BenchArgs {
     /// --platform-rows), when counting at full size takes too long.
     #[arg(long, value_name = "M", requires = "index", conflicts_with = "no_counting")]
     pub counting_platform_rows: Option<usize>,
+    /// Intake only, no match: write --rows SHA-256 identifiers as FORMAT
+    /// (csv or csv.gz) with `venn gen`, then time reading and normalizing
+    /// them as `--input` does (rows per second).
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "csv.gz"], conflicts_with = "index")]
+    pub intake: Option<String>,
+    /// With --intake: threads reading a compressed file, 2 (decompression
+    /// on its own thread, beside parsing and normalizing) or 1 (all on one).
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        requires = "intake",
+        value_parser = clap::value_parser!(u8).range(1..=2)
+    )]
+    pub intake_threads: u8,
+    /// With --intake: timed reads of the file (their median is reported).
+    #[arg(long, default_value_t = 3, value_name = "N", requires = "intake")]
+    pub intake_runs: usize,
     /// Points per message.
     #[arg(long, default_value_t = venn_protocol::DEFAULT_BATCH_SIZE, value_name = "N")]
     pub batch_size: usize,

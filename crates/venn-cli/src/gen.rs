@@ -1,9 +1,13 @@
 //! `venn gen`: synthetic audiences with a known overlap.
 
-use std::{fs::File, io::BufWriter, path::Path};
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    path::Path,
+};
 
 use anyhow::Context;
-use venn_ids::synthetic::{generate, true_overlap, write_csv, Person, SideFormat, SyntheticSpec};
+use venn_ids::synthetic::{generate, true_overlap, write_csv, write_csv_gz, Person, SideFormat, SyntheticSpec};
 
 use crate::{exit::UsageError, flags::GenArgs, report::group};
 
@@ -17,15 +21,49 @@ pub fn side_format(name: &str) -> anyhow::Result<SideFormat> {
     }
 }
 
-/// Writes one side's file.
+/// The file format of `venn gen --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Plain CSV.
+    Csv,
+    /// Gzip-compressed CSV.
+    CsvGz,
+}
+
+/// Parses `csv` or `csv.gz`.
+pub fn file_format(name: &str) -> anyhow::Result<FileFormat> {
+    match name {
+        "csv" => Ok(FileFormat::Csv),
+        "csv.gz" => Ok(FileFormat::CsvGz),
+        other => Err(UsageError(format!("unknown --format {other:?}: expected csv or csv.gz")).into()),
+    }
+}
+
+/// Writes one side's file as plain CSV.
 pub fn write_side(people: &[Person], format: SideFormat, path: &Path) -> anyhow::Result<()> {
+    write_side_as(people, format, FileFormat::Csv, path)
+}
+
+/// Writes one side's file in `file_format`.
+pub fn write_side_as(
+    people: &[Person],
+    format: SideFormat,
+    file_format: FileFormat,
+    path: &Path,
+) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_csv(people, format, BufWriter::new(file)).with_context(|| format!("cannot write {}", path.display()))
+    let written = match file_format {
+        FileFormat::Csv => write_csv(people, format, BufWriter::new(file)),
+        FileFormat::CsvGz => write_csv_gz(people, format, BufWriter::new(file))
+            .and_then(|mut w| w.flush().map_err(|e| venn_ids::synthetic::SynthError::Write(e.into()))),
+    };
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Generates both files and prints the true overlap.
 pub fn run(args: &GenArgs) -> anyhow::Result<()> {
     let (format_a, format_b) = (side_format(&args.format_a)?, side_format(&args.format_b)?);
+    let file = file_format(&args.format)?;
     if args.overlap > args.rows_a.min(args.rows_b) {
         return Err(UsageError(format!(
             "--overlap {} is larger than the smaller list ({} rows): the overlap can be at most {}",
@@ -37,8 +75,8 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
     }
     let spec = SyntheticSpec { rows_a: args.rows_a, rows_b: args.rows_b, overlap: args.overlap, seed: args.seed };
     let (a, b) = generate(&spec)?;
-    write_side(&a, format_a, &args.out_a)?;
-    write_side(&b, format_b, &args.out_b)?;
+    write_side_as(&a, format_a, file, &args.out_a)?;
+    write_side_as(&b, format_b, file, &args.out_b)?;
     println!(
         "Wrote {} rows to {} and {} rows to {}; true overlap {}.",
         group(a.len() as u64),

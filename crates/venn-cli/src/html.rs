@@ -121,6 +121,7 @@ pub fn example_report() -> Report {
             skipped: [("empty".to_owned(), 4_211), ("invalid".to_owned(), 13_887)].into_iter().collect(),
             duplicates: 27_571,
             distinct: own_size,
+            parts: Vec::new(),
         },
         own_size,
         peer_size,

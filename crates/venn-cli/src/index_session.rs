@@ -193,6 +193,7 @@ impl PlatformIndex {
             skipped: Default::default(),
             duplicates: 0,
             distinct: n,
+            parts: Vec::new(),
         }
     }
 }

@@ -12,7 +12,9 @@ use crate::report::group;
 /// Where a party's identifiers come from and how to read them.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
-    /// The CSV file.
+    /// What `--input` names: a CSV file (plain, gzip or zstd), a directory
+    /// or glob pattern of part files, or `-` for standard input
+    /// ([`venn_ids::InputSource`]).
     pub path: PathBuf,
     /// How to read it.
     pub options: ReadOptions,
@@ -54,6 +56,22 @@ pub struct InputStats {
     pub duplicates: u64,
     /// Distinct identifiers entering the protocol.
     pub distinct: u64,
+    /// Each part read, in order, with its data rows: one entry for a single
+    /// file or standard input, one per part file for a directory or glob.
+    /// Absent (empty) where the input is not a list (an index).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartStats>,
+}
+
+/// One part of the input, for the report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PartStats {
+    /// The part's path (`-` for standard input).
+    pub path: String,
+    /// `plain`, `gzip` or `zstd`, as its first bytes told.
+    pub compression: &'static str,
+    /// Its data rows.
+    pub rows_read: u64,
 }
 
 /// Reads and normalizes the input, deduplicates it, and returns the
@@ -73,7 +91,7 @@ pub fn load(spec: &InputSpec) -> anyhow::Result<(Input, InputStats)> {
 
 /// Reads and normalizes the input exactly as [`load`] does (the same
 /// refusals and warnings), returning venn-ids' outcome, whose digests are
-/// distinct and in file order, and the statistics. `venn index build`
+/// distinct and sorted, and the statistics. `venn index build`
 /// uses it directly: it needs the digests, not a shuffled protocol set.
 pub fn read(spec: &InputSpec) -> anyhow::Result<(ReadOutcome, InputStats)> {
     let outcome = crate::stable::read_identifiers_stable(&spec.path, &spec.options)
@@ -103,6 +121,15 @@ pub fn read(spec: &InputSpec) -> anyhow::Result<(ReadOutcome, InputStats)> {
         skipped: outcome.skipped_by_reason.iter().map(|(r, n)| (r.label().to_owned(), n)).collect(),
         duplicates: outcome.duplicates,
         distinct: outcome.distinct() as u64,
+        parts: outcome
+            .parts
+            .iter()
+            .map(|p| PartStats {
+                path: p.path.display().to_string(),
+                compression: p.compression.name(),
+                rows_read: p.rows_read,
+            })
+            .collect(),
     };
     Ok((outcome, stats))
 }

@@ -7,6 +7,7 @@
 mod agreement;
 mod bench;
 mod bench_index;
+mod bench_intake;
 mod demo;
 mod epoch_key;
 pub mod exit;

@@ -15,10 +15,28 @@
 //! the next read sees the new one. Exporting to a temporary name and
 //! renaming it into place is therefore the safe way to update a list that
 //! `venn serve --max-sessions` keeps reading.
+//!
+//! A directory or pattern of part files is guarded part by part: each part
+//! is checked from its open to the end of its read, and a change to any
+//! one refuses the whole read, naming that part. (Parts added to or
+//! removed from the directory after it was listed are not seen: write a
+//! new directory and rename it into place, as for one file.)
+//!
+//! Standard input (`--input -`) has no such guard: a pipe has no size or
+//! modification time to compare, and what was read is what the writer
+//! sent. It can be read once per process; `venn serve --max-sessions`,
+//! which reads its input afresh for every session, is refused at its
+//! second session (exit code 3): give it a file.
 
-use std::{fs::File, os::unix::fs::MetadataExt, path::Path, time::SystemTime};
+use std::{
+    fs::File,
+    os::unix::fs::MetadataExt,
+    path::Path,
+    sync::atomic::{AtomicBool, Ordering},
+    time::SystemTime,
+};
 
-use venn_ids::{read_identifiers_from, IdsError, ReadOptions, ReadOutcome};
+use venn_ids::{IdsError, InputSource, Intake, ReadOptions, ReadOutcome};
 
 use crate::report::group;
 
@@ -64,17 +82,52 @@ impl Stamp {
     }
 }
 
-/// [`venn_ids::read_identifiers`], refused with [`InputChanged`] if the file
-/// changes while it is read.
-pub fn read_identifiers_stable(path: &Path, options: &ReadOptions) -> anyhow::Result<ReadOutcome> {
+/// Whether this process has started reading standard input.
+static STDIN_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// [`venn_ids::read_identifiers`] on `--input`-style `spec` (a file, a
+/// directory or glob of part files, or `-`), refused with [`InputChanged`]
+/// if a file or part changes while it is read. Standard input is read
+/// without that guard, and once per process: a second read is refused as
+/// [`IdsError::Open`] of `-`.
+pub fn read_identifiers_stable(spec: &Path, options: &ReadOptions) -> anyhow::Result<ReadOutcome> {
+    let source = InputSource::resolve(spec)?;
+    let mut intake = Intake::new(options);
+    if source.is_stdin() {
+        if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
+            let source = std::io::Error::other(
+                "standard input was already read by this process and cannot be read again; give --input a file \
+                 or a directory of part files",
+            );
+            return Err(IdsError::Open { path: venn_ids::STDIN.into(), source }.into());
+        }
+        intake.read_part(std::io::stdin(), Path::new(venn_ids::STDIN))?;
+        return Ok(intake.finish());
+    }
+    for path in source.paths() {
+        read_part_stable(&mut intake, &path)?;
+    }
+    Ok(intake.finish())
+}
+
+/// Reads one file into `intake`, looking at it through the open handle
+/// before and after.
+fn read_part_stable(intake: &mut Intake<'_>, path: &Path) -> anyhow::Result<()> {
+    read_part_guarded(intake, path, || {})
+}
+
+/// [`read_part_stable`], with `after_read` run between the read and the
+/// second look (tests change the file there).
+fn read_part_guarded(intake: &mut Intake<'_>, path: &Path, after_read: impl FnOnce()) -> anyhow::Result<()> {
     let file = File::open(path).map_err(|source| IdsError::Open { path: path.to_owned(), source })?;
     let before = Stamp::of(&file, path)?;
-    let outcome = read_identifiers_from(&file, path, options)?;
+    intake.read_part(&file, path)?;
+    after_read();
     let after = Stamp::of(&file, path)?;
     if before != after {
         return Err(InputChanged { path: path.to_owned(), before, after }.into());
     }
-    Ok(outcome)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -100,6 +153,41 @@ mod tests {
         let err = read_identifiers_stable(&dir.path().join("nope.csv"), &ReadOptions::new("email", IdType::Email))
             .unwrap_err();
         assert!(matches!(err.downcast_ref::<IdsError>(), Some(IdsError::Open { .. })), "{err}");
+    }
+
+    #[test]
+    fn every_part_of_a_directory_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("part-0.csv"), "email\na@b.co\n").unwrap();
+        std::fs::write(dir.path().join("part-1.csv"), "email\nc@d.co\ne@f.co\n").unwrap();
+        let outcome = read_identifiers_stable(dir.path(), &ReadOptions::new("email", IdType::Email)).unwrap();
+        assert_eq!(outcome.parts.iter().map(|p| p.rows_read).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_part_that_grows_while_read_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-1.csv.gz");
+        std::fs::write(&path, "email\na@b.co\n").unwrap();
+        let options = ReadOptions::new("email", IdType::Email);
+        let mut intake = Intake::new(&options);
+        let append = || {
+            std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"c@d.co\n").unwrap();
+        };
+        let err = read_part_guarded(&mut intake, &path, append).unwrap_err();
+        assert!(err.downcast_ref::<InputChanged>().is_some(), "{err}");
+        assert!(err.to_string().contains("part-1.csv.gz changed while it was being read"), "{err}");
+    }
+
+    #[test]
+    fn an_untouched_part_passes_the_guard() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.csv");
+        std::fs::write(&path, "email\na@b.co\n").unwrap();
+        let options = ReadOptions::new("email", IdType::Email);
+        let mut intake = Intake::new(&options);
+        read_part_guarded(&mut intake, &path, || {}).unwrap();
+        assert_eq!(intake.finish().rows_read, 1);
     }
 
     #[test]

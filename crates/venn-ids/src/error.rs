@@ -45,6 +45,35 @@ pub enum IdsError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// A gzip or zstd stream is truncated or damaged.
+    #[error(
+        "{} is not a readable {compression} file ({detail}): it is truncated or damaged; export or copy it again",
+        .path.display()
+    )]
+    Corrupt {
+        /// The file (or part) being read.
+        path: PathBuf,
+        /// The compression its first bytes announced.
+        compression: crate::Compression,
+        /// What the decompressor said.
+        detail: String,
+    },
+    /// A directory or pattern given as the input names no file to read.
+    #[error("{} {why}; give a file, a directory of part files or a pattern such as data/part-*.csv.gz", .spec.display())]
+    NoParts {
+        /// The directory or pattern as given.
+        spec: PathBuf,
+        /// Why nothing is there to read.
+        why: &'static str,
+    },
+    /// A glob pattern that cannot be parsed.
+    #[error("{} is not a valid pattern ({detail}); use * ? and [...] as in data/part-*.csv.gz", .pattern.display())]
+    BadPattern {
+        /// The pattern as given.
+        pattern: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The file holds no header row (it is empty or only blank lines).
     #[error("{} is empty: expected a header row naming the columns", .path.display())]
     NoHeader {

@@ -32,6 +32,7 @@ mod read;
 mod segments;
 mod shape;
 mod skip;
+mod source;
 pub mod synthetic;
 
 #[cfg(test)]
@@ -44,10 +45,11 @@ pub use normalize::{
     canonical_maid, normalize_email, normalize_email_into, normalize_maid, normalize_phone, normalize_phone_into,
     parse_sha256_hex, Normalizer, MAID_LEN, MAX_EMAIL_LEN, MAX_PHONE_INPUT_LEN, SHA256_HEX_LEN,
 };
-pub use read::{read_identifiers, read_identifiers_from, ReadOptions, ReadOutcome};
+pub use read::{read_identifiers, read_identifiers_from, read_input, Intake, PartCount, ReadOptions, ReadOutcome};
 pub use segments::{LabelScheme, SegmentColumn, OTHER};
 pub use shape::{Shape, ShapeCounts};
 pub use skip::{SkipCounts, SkipReason};
+pub use source::{Compression, InputSource, STDIN};
 
 /// A country, as `libphonenumber` names it (`Region::US`, `"GB".parse()`),
 /// re-exported so callers need not depend on `phonenumber` themselves.

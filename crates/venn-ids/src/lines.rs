@@ -72,15 +72,20 @@ impl<R: Read> Read for LineTracker<R> {
         if n == 0 && !buf.is_empty() {
             self.eof = true;
         }
-        for &b in buf.iter().take(n) {
-            match b {
-                b'\r' => self.endings.push_back((self.offset, true)),
-                b'\n' => self.endings.push_back((self.offset, !self.prev_cr)),
-                _ => {}
+        let data = &buf[..n];
+        for at in memchr::memchr2_iter(b'\r', b'\n', data) {
+            let offset = self.offset + at as u64;
+            if data[at] == b'\r' {
+                self.endings.push_back((offset, true));
+            } else {
+                let after_cr = if at == 0 { self.prev_cr } else { data[at - 1] == b'\r' };
+                self.endings.push_back((offset, !after_cr));
             }
-            self.prev_cr = b == b'\r';
-            self.offset += 1;
         }
+        if let Some(&last) = data.last() {
+            self.prev_cr = last == b'\r';
+        }
+        self.offset += n as u64;
         Ok(n)
     }
 }
@@ -106,6 +111,23 @@ mod tests {
     fn counts_crlf_as_one_break() {
         // Offsets as the csv crate reports them: on the '\n' of the previous CRLF.
         assert_eq!(lines_of(b"h\r\na\r\n\r\nb\r\n", &[0, 2, 5]), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn a_crlf_split_between_two_reads_is_one_break() {
+        // One byte per read: the '\n' of each CRLF arrives after its '\r'.
+        struct OneByte<'a>(&'a [u8]);
+        impl Read for OneByte<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Some((&first, rest)) = self.0.split_first() else { return Ok(0) };
+                buf[0] = first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let mut t = LineTracker::new(OneByte(b"h\r\na\r\n\r\nb\r\n"));
+        t.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!([0, 2, 5].map(|o| t.line_at(o)), [1, 2, 4]);
     }
 
     #[test]

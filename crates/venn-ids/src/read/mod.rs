@@ -1,5 +1,5 @@
-//! Reading one column of a hand-exported CSV file into sorted, distinct
-//! digests.
+//! Reading one column of a hand-exported CSV file (or of every part of a
+//! directory of them, compressed or not) into sorted, distinct digests.
 //!
 //! Files come from spreadsheet exports and ad-platform downloads: BOMs, CRLF
 //! line ends, stray quotes, ragged rows and the odd non-UTF-8 byte are
@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, ReaderBuilder};
 use phonenumber::country::Id as Region;
@@ -22,6 +22,7 @@ use crate::normalize::Normalizer;
 use crate::segments::LabelScheme;
 use crate::shape::{Shape, ShapeCounts};
 use crate::skip::{SkipCounts, SkipReason};
+use crate::source::{decode, with_read_ahead, Compression, CorruptStream, InputSource};
 
 /// The UTF-8 byte-order mark some spreadsheet exports put before the header.
 const UTF8_BOM: &str = "\u{feff}";
@@ -88,6 +89,9 @@ pub struct ReadOutcome {
     /// The shapes of the skipped fields (counts only), to tell a wrong
     /// `--id-type` from dirty data.
     pub skipped_shapes: ShapeCounts,
+    /// Each part read, in order, with its rows (one entry for a single file
+    /// or standard input).
+    pub parts: Vec<PartCount>,
 }
 
 impl ReadOutcome {
@@ -125,104 +129,280 @@ impl ReadOutcome {
     }
 }
 
-/// Reads the identifier column of the CSV file at `path`.
-///
-/// See [`read_identifiers_from`] for the rules; this only adds opening the
-/// file, reported as [`IdsError::Open`].
-pub fn read_identifiers(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, IdsError> {
-    let file = File::open(path).map_err(|source| IdsError::Open { path: path.to_owned(), source })?;
-    read_identifiers_from(file, path, options)
+/// Rows read from one part of the input (the only part, for a single file
+/// or standard input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartCount {
+    /// The part's path (`-` for standard input).
+    pub path: PathBuf,
+    /// How its bytes were compressed.
+    pub compression: Compression,
+    /// Its data rows (its header and blank lines not included).
+    pub rows_read: u64,
 }
 
-/// Reads the identifier column of CSV data from `input`; `source` names it
-/// in errors.
+/// Reads the identifiers of `--input`-style `path`: a file, a directory or
+/// glob of part files, or `-` for standard input ([`InputSource::resolve`]).
 ///
-/// The first record is the header; a UTF-8 BOM before it is ignored, and
-/// names are compared after trimming whitespace. Rows may end in LF, CRLF or
-/// CR, and may have any number of fields. Each data row's identifier field
-/// goes through a [`Normalizer`]; a row that fails is counted under its
-/// [`SkipReason`] (or ends the read if `options.strict`). At the end the
-/// digests are sorted and deduplicated, so memory is 32 bytes per valid row.
-///
-/// Errors: [`IdsError::NoHeader`] if there is no record at all;
-/// [`IdsError::MissingColumn`] / [`IdsError::DuplicateColumn`] if the
-/// identifier column or a segment column is absent or ambiguous;
-/// [`IdsError::Read`] if `input` fails; [`IdsError::InvalidRow`] in strict
-/// mode.
-pub fn read_identifiers_from<R: Read>(input: R, source: &Path, options: &ReadOptions) -> Result<ReadOutcome, IdsError> {
-    let mut reader = ReaderBuilder::new()
-        .delimiter(options.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(LineTracker::new(input));
-    let mut record = ByteRecord::new();
-    let path = || source.to_path_buf();
+/// See [`Intake`] for the rules. Each file is opened when its turn comes;
+/// one that cannot be is reported as [`IdsError::Open`], naming it.
+pub fn read_identifiers(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, IdsError> {
+    read_input(&InputSource::resolve(path)?, options)
+}
 
-    let header = next_record(&mut reader, &mut record, source)?;
-    if !header {
-        return Err(IdsError::NoHeader { path: path() });
-    }
-    if is_utf16(&record) {
-        return Err(IdsError::Utf16 { path: path() });
-    }
-    let names = header_names(&record);
-    let id_index = column_index(&names, &options.id_column, source)?;
-    let segment_indices = options
-        .segments
-        .columns()
-        .iter()
-        .map(|c| column_index(&names, &c.name, source))
-        .collect::<Result<Vec<_>, _>>()?;
-    let with_labels = !segment_indices.is_empty();
-
-    let mut normalizer = Normalizer::new(options.id_type, options.email_profile, options.default_region);
-    let mut digests: Vec<IdDigest> = Vec::new();
-    let mut labels: Vec<u64> = Vec::new();
-    let mut rows_read = 0u64;
-    let mut skipped = SkipCounts::default();
-    let mut shapes = ShapeCounts::default();
-
-    while next_record(&mut reader, &mut record, source)? {
-        rows_read += 1;
-        match row_digest(&mut normalizer, &record, id_index, &reader) {
-            Ok(d) => {
-                digests.push(d);
-                if with_labels {
-                    let fields: Vec<Option<&[u8]>> = segment_indices.iter().map(|&i| record.get(i)).collect();
-                    labels.push(options.segments.label_of(&fields));
-                }
-            }
-            Err(reason) => {
-                if options.strict {
-                    return Err(IdsError::InvalidRow { path: path(), line: record_line(&mut reader, &record), reason });
-                }
-                skipped.add(reason);
-                shapes.add(record.get(id_index).unwrap_or_default());
+/// Reads every part of `source` in order into one outcome.
+pub fn read_input(source: &InputSource, options: &ReadOptions) -> Result<ReadOutcome, IdsError> {
+    let mut intake = Intake::new(options);
+    match source {
+        InputSource::Stdin => {
+            intake.read_part(std::io::stdin(), Path::new(crate::source::STDIN))?;
+        }
+        InputSource::File(_) | InputSource::Parts { .. } => {
+            for path in source.paths() {
+                let file = File::open(&path).map_err(|source| IdsError::Open { path: path.clone(), source })?;
+                intake.read_part(file, &path)?;
             }
         }
     }
+    Ok(intake.finish())
+}
 
-    let valid = digests.len() as u64;
-    if with_labels {
-        // Stable sort, then keep the first row of each identifier.
-        let mut pairs: Vec<(IdDigest, u64)> = digests.into_iter().zip(labels).collect();
-        pairs.sort_by_key(|p| p.0);
-        pairs.dedup_by(|later, earlier| later.0 == earlier.0);
-        (digests, labels) = pairs.into_iter().unzip();
-    } else {
-        digests.sort_unstable();
-        digests.dedup();
+/// Reads the identifier column of CSV data from `input`; `source` names it
+/// in errors. The input may be gzip or zstd compressed (told by its first
+/// bytes). This is [`Intake`] with one part.
+pub fn read_identifiers_from<R: Read + Send>(
+    input: R,
+    source: &Path,
+    options: &ReadOptions,
+) -> Result<ReadOutcome, IdsError> {
+    let mut intake = Intake::new(options);
+    intake.read_part(input, source)?;
+    Ok(intake.finish())
+}
+
+/// Entries a list of digests may reach before its first sort and
+/// deduplication: 1 Mi entries, 32 MiB of digests (40 MiB with labels).
+const FIRST_COMPACTION: usize = 1 << 20;
+
+/// Reads the parts of one input, one after the other, into one set.
+///
+/// Each part is CSV with a header row; a UTF-8 BOM before it is ignored, and
+/// names are compared after trimming whitespace. Rows may end in LF, CRLF
+/// or CR, and may have any number of fields. A part may be gzip (one member
+/// or several) or zstd compressed, which its first bytes tell; it is then
+/// decompressed on a thread of its own while this one parses. Each data
+/// row's identifier field goes through a [`Normalizer`]; a row that fails is
+/// counted under its [`SkipReason`] (or ends the read if `options.strict`).
+/// Duplicates are removed as the digests grow (each time their list has
+/// doubled since the last time, and at the end), so memory stays within a
+/// small multiple of the distinct set (under four times its 32 bytes per
+/// identifier, with the vector's spare capacity) plus a constant, however
+/// many rows the parts hold.
+///
+/// Errors of [`Intake::read_part`]: [`IdsError::NoHeader`] if a part has no
+/// record at all; [`IdsError::Utf16`] for UTF-16 text;
+/// [`IdsError::MissingColumn`] / [`IdsError::DuplicateColumn`] if the
+/// identifier column or a segment column is absent or ambiguous;
+/// [`IdsError::Corrupt`] for a truncated or damaged compressed stream;
+/// [`IdsError::Read`] if reading fails; [`IdsError::InvalidRow`] in strict
+/// mode. Each names the part. After an error the intake is incomplete and
+/// should be dropped.
+///
+/// ```
+/// use std::path::Path;
+/// use venn_ids::{IdType, Intake, ReadOptions};
+///
+/// let options = ReadOptions::new("email", IdType::Email);
+/// let mut intake = Intake::new(&options);
+/// intake.read_part("email\na@b.co\n".as_bytes(), Path::new("part-0.csv")).unwrap();
+/// intake.read_part("email\nA@b.co\nc@d.co\n".as_bytes(), Path::new("part-1.csv")).unwrap();
+/// let outcome = intake.finish();
+/// assert_eq!((outcome.rows_read, outcome.distinct(), outcome.duplicates), (3, 2, 1));
+/// assert_eq!(outcome.parts[1].rows_read, 2);
+/// ```
+#[derive(Debug)]
+pub struct Intake<'o> {
+    options: &'o ReadOptions,
+    normalizer: Normalizer,
+    /// Digests without segments, sorted and distinct up to `compacted`.
+    digests: Vec<IdDigest>,
+    /// Digests with their labels, with segments; sorted, distinct and each
+    /// with its first row's label up to `compacted`.
+    labeled: Vec<(IdDigest, u64)>,
+    compacted: usize,
+    /// Entries before the first compaction ([`FIRST_COMPACTION`]; smaller in tests).
+    first_compaction: usize,
+    read_ahead: bool,
+    valid: u64,
+    rows_read: u64,
+    skipped: SkipCounts,
+    shapes: ShapeCounts,
+    parts: Vec<PartCount>,
+}
+
+impl<'o> Intake<'o> {
+    /// An empty intake reading with `options`.
+    pub fn new(options: &'o ReadOptions) -> Self {
+        Intake {
+            options,
+            normalizer: Normalizer::new(options.id_type, options.email_profile, options.default_region),
+            digests: Vec::new(),
+            labeled: Vec::new(),
+            compacted: 0,
+            first_compaction: FIRST_COMPACTION,
+            read_ahead: true,
+            valid: 0,
+            rows_read: 0,
+            skipped: SkipCounts::default(),
+            shapes: ShapeCounts::default(),
+            parts: Vec::new(),
+        }
     }
-    let duplicates = valid - digests.len() as u64;
-    Ok(ReadOutcome {
-        duplicates,
-        digests,
-        labels,
-        rows_read,
-        valid,
-        skipped_by_reason: skipped,
-        skipped_shapes: shapes,
-    })
+
+    /// Whether a compressed part is decompressed on a thread of its own,
+    /// beside parsing. By default, `true`; `false` does all the work on the
+    /// calling thread (`venn bench --intake` compares the two).
+    pub fn read_ahead(&mut self, on: bool) -> &mut Self {
+        self.read_ahead = on;
+        self
+    }
+
+    /// Reads one part from `input`, which `source` names in errors and in
+    /// [`ReadOutcome::parts`], and returns its count.
+    pub fn read_part<R: Read + Send>(&mut self, input: R, source: &Path) -> Result<&PartCount, IdsError> {
+        let (compression, decoded) = decode(input).map_err(|e| io_error(source, 1, e))?;
+        let rows = if compression == Compression::Plain || !self.read_ahead {
+            self.parse(decoded, source)?
+        } else {
+            with_read_ahead(decoded, |reader| self.parse(reader, source)).map_err(|e| io_error(source, 1, e))??
+        };
+        self.parts.push(PartCount { path: source.to_path_buf(), compression, rows_read: rows });
+        Ok(&self.parts[self.parts.len() - 1])
+    }
+
+    /// The outcome of every part read: distinct digests, sorted.
+    pub fn finish(mut self) -> ReadOutcome {
+        self.compact();
+        let valid = self.valid;
+        let (digests, labels) =
+            if self.with_labels() { self.labeled.into_iter().unzip() } else { (self.digests, Vec::new()) };
+        ReadOutcome {
+            duplicates: valid - digests.len() as u64,
+            digests,
+            labels,
+            rows_read: self.rows_read,
+            valid,
+            skipped_by_reason: self.skipped,
+            skipped_shapes: self.shapes,
+            parts: self.parts,
+        }
+    }
+
+    fn with_labels(&self) -> bool {
+        !self.options.segments.columns().is_empty()
+    }
+
+    /// Sorts and deduplicates the digests gathered so far. With labels the
+    /// sort is stable and the earlier entry of a digest is kept: the
+    /// compacted prefix holds first rows, and every later entry came from a
+    /// later row.
+    fn compact(&mut self) {
+        if self.with_labels() {
+            self.labeled.sort_by_key(|p| p.0);
+            self.labeled.dedup_by(|later, earlier| later.0 == earlier.0);
+            self.compacted = self.labeled.len();
+        } else {
+            self.digests.sort_unstable();
+            self.digests.dedup();
+            self.compacted = self.digests.len();
+        }
+    }
+
+    fn next_compaction(&self) -> usize {
+        (2 * self.compacted).max(self.first_compaction)
+    }
+
+    /// Parses one part's (decompressed) CSV; returns its data rows.
+    fn parse<R: Read>(&mut self, input: R, source: &Path) -> Result<u64, IdsError> {
+        let options = self.options;
+        let mut reader = ReaderBuilder::new()
+            .delimiter(options.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(64 * 1024)
+            .from_reader(LineTracker::new(input));
+        let mut record = ByteRecord::new();
+        let path = || source.to_path_buf();
+
+        let header = next_record(&mut reader, &mut record, source)?;
+        if !header {
+            return Err(IdsError::NoHeader { path: path() });
+        }
+        if is_utf16(&record) {
+            return Err(IdsError::Utf16 { path: path() });
+        }
+        let names = header_names(&record);
+        let id_index = column_index(&names, &options.id_column, source)?;
+        let segment_indices = options
+            .segments
+            .columns()
+            .iter()
+            .map(|c| column_index(&names, &c.name, source))
+            .collect::<Result<Vec<_>, _>>()?;
+        let with_labels = !segment_indices.is_empty();
+        let mut next_compaction = self.next_compaction();
+        let mut rows = 0u64;
+
+        while next_record(&mut reader, &mut record, source)? {
+            rows += 1;
+            match row_digest(&mut self.normalizer, &record, id_index, &reader) {
+                Ok(d) => {
+                    self.valid += 1;
+                    let held = if with_labels {
+                        let fields: Vec<Option<&[u8]>> = segment_indices.iter().map(|&i| record.get(i)).collect();
+                        self.labeled.push((d, options.segments.label_of(&fields)));
+                        self.labeled.len()
+                    } else {
+                        self.digests.push(d);
+                        self.digests.len()
+                    };
+                    if held >= next_compaction {
+                        self.compact();
+                        next_compaction = self.next_compaction();
+                    }
+                }
+                Err(reason) => {
+                    if options.strict {
+                        return Err(IdsError::InvalidRow {
+                            path: path(),
+                            line: record_line(&mut reader, &record),
+                            reason,
+                        });
+                    }
+                    self.skipped.add(reason);
+                    self.shapes.add(record.get(id_index).unwrap_or_default());
+                }
+            }
+        }
+        self.rows_read += rows;
+        Ok(rows)
+    }
+}
+
+/// An I/O error met at `line` of `source`: a damaged compressed stream is
+/// [`IdsError::Corrupt`], anything else [`IdsError::Read`].
+fn io_error(source: &Path, line: u64, err: std::io::Error) -> IdsError {
+    if err.get_ref().is_some_and(|inner| inner.is::<CorruptStream>()) {
+        if let Some(Ok(corrupt)) = err.into_inner().map(|inner| inner.downcast::<CorruptStream>()) {
+            return IdsError::Corrupt {
+                path: source.to_path_buf(),
+                compression: corrupt.compression,
+                detail: corrupt.detail,
+            };
+        }
+        return IdsError::Read { path: source.to_path_buf(), line, source: std::io::Error::other("unreadable") };
+    }
+    IdsError::Read { path: source.to_path_buf(), line, source: err }
 }
 
 type CsvReader<R> = csv::Reader<LineTracker<R>>;
@@ -237,7 +417,7 @@ fn next_record<R: Read>(reader: &mut CsvReader<R>, record: &mut ByteRecord, sour
             csv::ErrorKind::Io(io) => io,
             other => std::io::Error::other(format!("{other:?}")),
         };
-        IdsError::Read { path: source.to_path_buf(), line, source: source_err }
+        io_error(source, line, source_err)
     })
 }
 
@@ -315,3 +495,6 @@ fn swallowed_rest_of_file<R: Read>(record: &ByteRecord, reader: &CsvReader<R>) -
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod intake_tests;

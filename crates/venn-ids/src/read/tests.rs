@@ -351,10 +351,11 @@ fn rejects_unreadable_file_naming_it() {
 }
 
 #[test]
-fn rejects_directory_as_read_error() {
+fn rejects_an_empty_directory_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = read_identifiers(dir.path(), &ReadOptions::new("email", IdType::Email)).unwrap_err();
-    assert!(matches!(err, IdsError::Open { .. } | IdsError::Read { line: 1, .. }), "{err:?}");
+    assert!(matches!(err, IdsError::NoParts { .. }), "{err:?}");
+    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
 }
 
 /// Yields its data, then fails like a disk or network error would.

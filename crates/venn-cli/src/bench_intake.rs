@@ -1,0 +1,239 @@
+//! `venn bench --intake FORMAT`: how fast `--input` reads a list, without
+//! a match.
+//!
+//! Issue 12 asks that reading never be the bottleneck of a match or an
+//! index build: at least 1,000,000 rows per second of SHA-256 identifiers
+//! from `.csv.gz` on two cores. This writes `--rows` of them with `venn gen`
+//! (in a child process, so its memory is not counted here), in the file
+//! format asked (`csv` or `csv.gz`, the platform's side: columns
+//! `email_sha256`, `phone_sha256` and four segment columns), then reads the
+//! file `--intake-runs` times exactly as `--input` does (decompression,
+//! CSV parsing, normalization into digests, sorting and deduplication) and
+//! reports the median.
+//!
+//! A compressed file is read by two threads, decompression beside parsing,
+//! so the figure is a two-core one; `--intake-threads 1` does all the work
+//! on one thread, for comparison.
+
+use std::{path::Path, time::Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use venn_ids::{IdType, Intake, ReadOptions};
+
+use crate::{
+    bench::{command_line, commit, Spread},
+    flags::BenchArgs,
+    report::{bytes, group},
+    sysinfo::{cpu_time, load_average, machine, peak_rss, Machine},
+};
+
+/// The target of issue 12 for `.csv.gz`, rows per second on two cores.
+pub const CSV_GZ_TARGET_ROWS_PER_SECOND: f64 = 1_000_000.0;
+
+/// What `venn bench --intake` measured.
+#[derive(Debug, Serialize)]
+pub struct IntakeResult {
+    /// The command line that ran this.
+    pub command: String,
+    /// `git rev-parse HEAD` of the checkout the binary lives in, or "unknown".
+    pub commit: String,
+    /// Whether that checkout's tracked files were unchanged (`None` if unknown).
+    pub worktree_clean: Option<bool>,
+    /// The machine.
+    pub machine: Machine,
+    /// Load averages (1, 5, 15 minutes) when the run started.
+    pub load_average_start: [f64; 3],
+    /// `csv` or `csv.gz`.
+    pub format: String,
+    /// The compression the reader found in the file's first bytes.
+    pub compression: &'static str,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Distinct identifiers read (all rows are distinct; checked).
+    pub distinct: u64,
+    /// Size of the file, bytes.
+    pub file_bytes: u64,
+    /// Threads reading: 2 for a compressed file (decompression beside
+    /// parsing) unless `--intake-threads 1`; 1 for plain CSV.
+    pub threads: u8,
+    /// Every timed read, in order.
+    pub runs: Vec<IntakeRun>,
+    /// Median rows per wall second over the runs.
+    pub rows_per_second: f64,
+    /// Min, median and max rows per wall second.
+    pub rows_per_second_spread: Spread,
+    /// Median process CPU µs per row (all threads).
+    pub cpu_us_per_row: f64,
+    /// The target for this format (1,000,000 rows/s for csv.gz; `None` for csv).
+    pub target_rows_per_second: Option<f64>,
+    /// Peak resident memory of the process, bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// One timed read.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntakeRun {
+    /// Wall seconds.
+    pub wall_seconds: f64,
+    /// Process CPU seconds (all threads).
+    pub cpu_seconds: f64,
+    /// Rows per wall second.
+    pub rows_per_second: f64,
+}
+
+/// Runs the intake benchmark and prints its table (or JSON).
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let result = measure(args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        print!("{}", table(&result));
+    }
+    Ok(())
+}
+
+/// Generates the file and times its reads.
+pub fn measure(args: &BenchArgs) -> anyhow::Result<IntakeResult> {
+    let format = args.intake.clone().unwrap_or_else(|| "csv.gz".into());
+    anyhow::ensure!(args.rows > 0, "--rows must be at least 1");
+    anyhow::ensure!(args.intake_runs > 0, "--intake-runs must be at least 1");
+    let load_average_start = load_average();
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let path = dir.path().join(format!("platform.{format}"));
+    generate(args.rows, args.seed, &format, &path, &dir.path().join("unused.csv"))?;
+    let file_bytes = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+
+    let options = ReadOptions::new("email_sha256", IdType::EmailSha256);
+    let mut runs = Vec::with_capacity(args.intake_runs);
+    let mut last = None;
+    for _ in 0..args.intake_runs {
+        let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let (cpu0, t0) = (cpu_time(), Instant::now());
+        let mut intake = Intake::new(&options);
+        intake.read_ahead(args.intake_threads > 1);
+        intake.read_part(file, &path)?;
+        let outcome = intake.finish();
+        let (wall, cpu) = (t0.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64());
+        runs.push(IntakeRun { wall_seconds: wall, cpu_seconds: cpu, rows_per_second: outcome.rows_read as f64 / wall });
+        last = Some(outcome);
+    }
+    let outcome = last.context("no run")?;
+    anyhow::ensure!(
+        outcome.rows_read == args.rows as u64 && outcome.distinct() == args.rows,
+        "read {} rows, {} distinct, of the {} generated",
+        outcome.rows_read,
+        outcome.distinct(),
+        args.rows
+    );
+    let compression = outcome.parts.first().map_or("plain", |p| p.compression.name());
+    let spread = Spread::of(&runs.iter().map(|r| r.rows_per_second).collect::<Vec<_>>()).context("no run")?;
+    let cpu_us = Spread::of(&runs.iter().map(|r| r.cpu_seconds * 1e6 / args.rows as f64).collect::<Vec<_>>())
+        .context("no run")?;
+    let (commit, worktree_clean) = commit();
+    Ok(IntakeResult {
+        command: command_line(),
+        commit,
+        worktree_clean,
+        machine: machine(),
+        load_average_start,
+        threads: if compression == "plain" { 1 } else { args.intake_threads },
+        target_rows_per_second: (format == "csv.gz").then_some(CSV_GZ_TARGET_ROWS_PER_SECOND),
+        format,
+        compression,
+        rows: outcome.rows_read,
+        distinct: outcome.distinct() as u64,
+        file_bytes,
+        runs,
+        rows_per_second: spread.median,
+        rows_per_second_spread: spread,
+        cpu_us_per_row: cpu_us.median,
+        peak_rss_bytes: peak_rss(),
+    })
+}
+
+/// `venn gen` in a child process: `rows` SHA-256 rows in `path`.
+fn generate(rows: usize, seed: u64, format: &str, path: &Path, unused: &Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["gen", "--rows-a", &rows.to_string(), "--rows-b", "0", "--overlap", "0"])
+        .args(["--seed", &seed.to_string(), "--format-a", "sha256", "--format", format])
+        .arg("--out-a")
+        .arg(path)
+        .arg("--out-b")
+        .arg(unused)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("cannot run `venn gen`")?;
+    anyhow::ensure!(status.success(), "`venn gen` failed");
+    Ok(())
+}
+
+/// The table `venn bench --intake` prints.
+pub fn table(r: &IntakeResult) -> String {
+    let mut out = format!(
+        "venn bench --intake {}: {} rows of SHA-256 identifiers, {} ({}), {} thread{}\n",
+        r.format,
+        group(r.rows),
+        bytes(r.file_bytes),
+        r.compression,
+        r.threads,
+        if r.threads == 1 { "" } else { "s" }
+    );
+    out += &format!(
+        "machine: {}, {} CPUs; load average at start {:.2}; commit {}{}\n\n",
+        r.machine.cpu_model,
+        r.machine.cpus,
+        r.load_average_start[0],
+        r.commit.get(..12).unwrap_or(&r.commit),
+        if r.worktree_clean == Some(false) { " with uncommitted changes" } else { "" }
+    );
+    let s = &r.rows_per_second_spread;
+    out += &format!(
+        "rows/s, median of {} reads: {:.0} (range {:.0} to {:.0}); CPU {:.3} µs/row\n",
+        r.runs.len(),
+        r.rows_per_second,
+        s.min,
+        s.max,
+        r.cpu_us_per_row
+    );
+    if let Some(target) = r.target_rows_per_second {
+        out +=
+            &format!("target {:.0} rows/s: {}\n", target, if r.rows_per_second >= target { "met" } else { "NOT met" });
+    }
+    out += &format!("peak memory {}\n", bytes(r.peak_rss_bytes));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_says_whether_the_target_is_met() {
+        let run = IntakeRun { wall_seconds: 0.5, cpu_seconds: 0.9, rows_per_second: 2_000_000.0 };
+        let mut r = IntakeResult {
+            command: "venn bench --intake csv.gz".into(),
+            commit: "0123456789abcdef".into(),
+            worktree_clean: Some(true),
+            machine: machine(),
+            load_average_start: [0.5, 0.5, 0.5],
+            format: "csv.gz".into(),
+            compression: "gzip",
+            rows: 1_000_000,
+            distinct: 1_000_000,
+            file_bytes: 60_000_000,
+            threads: 2,
+            runs: vec![run],
+            rows_per_second: 2_000_000.0,
+            rows_per_second_spread: Spread { min: 2e6, median: 2e6, max: 2e6 },
+            cpu_us_per_row: 0.9,
+            target_rows_per_second: Some(CSV_GZ_TARGET_ROWS_PER_SECOND),
+            peak_rss_bytes: 1 << 26,
+        };
+        let text = table(&r);
+        assert!(text.contains("1,000,000 rows of SHA-256 identifiers"), "{text}");
+        assert!(text.contains("target 1000000 rows/s: met"), "{text}");
+        r.rows_per_second = 900_000.0;
+        assert!(table(&r).contains("NOT met"));
+    }
+}
