@@ -3,6 +3,8 @@
 //! platform's plain CSV and both find the exact overlap; a directory of
 //! gzip part files reads as the one file they were split from; `--input -`
 //! reads a pipe; a damaged file or part is a one-line error naming it.
+//! Second half: a platform serves `users.parquet` against the brand's
+//! `customers.csv.gz`, with the same exact overlap.
 
 mod cli_support;
 
@@ -51,28 +53,37 @@ impl Setup {
     /// `venn gen` of the walkthrough's two lists (messy emails for the
     /// brand, SHA-256 for the platform) as `customers.EXT` and `users.EXT`.
     fn generate(&self, format: &str) {
+        self.generate_with(format, &[]);
+    }
+
+    /// [`Setup::generate`] with more `venn gen` arguments.
+    fn generate_with(&self, format: &str, extra: &[&str]) {
         let ext = format;
-        let out = venn(&[
+        let (customers, users) = (self.p(&format!("customers.{ext}")), self.p(&format!("users.{ext}")));
+        let (rows_a, rows_b, overlap) = (BRAND_ROWS.to_string(), PLATFORM_ROWS.to_string(), OVERLAP.to_string());
+        let mut args = vec![
             "gen",
             "--rows-a",
-            &BRAND_ROWS.to_string(),
+            &rows_a,
             "--rows-b",
-            &PLATFORM_ROWS.to_string(),
+            &rows_b,
             "--overlap",
-            &OVERLAP.to_string(),
+            &overlap,
             "--seed",
             "12",
             "--out-a",
-            &self.p(&format!("customers.{ext}")),
+            &customers,
             "--out-b",
-            &self.p(&format!("users.{ext}")),
+            &users,
             "--format-a",
             "messy",
             "--format-b",
             "sha256",
             "--format",
             format,
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let out = venn(&args);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 
@@ -167,6 +178,29 @@ fn a_brand_connects_with_customers_csv_gz_and_both_find_the_exact_overlap() {
     assert_eq!(input["parts"][0]["compression"], "gzip");
     assert_eq!(input["parts"][0]["rows_read"], BRAND_ROWS as u64);
     assert_eq!(s.report("platform")["input"]["parts"][0]["compression"], "plain");
+}
+
+#[test]
+fn a_platform_serves_users_parquet_and_both_find_the_exact_overlap() {
+    let s = Setup::new();
+    // Row groups of 1,000 rows: the platform's 2,400 rows span three.
+    s.generate_with("parquet", &["--row-group-rows", "1000"]);
+    s.generate("csv.gz");
+    assert_eq!(&std::fs::read(s.path("users.parquet")).unwrap()[..4], b"PAR1");
+
+    let (server, addr) = s.serve(&s.p("users.parquet"));
+    let client = Running::start(&s.connect_args(addr, &s.p("customers.csv.gz")));
+    let (client, _) = client.wait(LIMIT);
+    let (server, _) = server.wait(LIMIT);
+    assert!(client.status.success(), "connect failed: {}", text(&client.stderr));
+    assert!(server.status.success(), "serve failed: {}", text(&server.stderr));
+    assert_exact_overlap(&s);
+
+    let input = &s.report("platform")["input"];
+    assert_eq!(input["rows_read"], PLATFORM_ROWS as u64);
+    assert_eq!(input["parts"][0]["compression"], "parquet");
+    assert_eq!(input["parts"][0]["rows_read"], PLATFORM_ROWS as u64);
+    assert_eq!(s.report("brand")["input"]["parts"][0]["compression"], "gzip");
 }
 
 /// `venn index build` of `input`: the line it prints about what it read.

@@ -393,10 +393,15 @@ pub struct GenArgs {
     /// How the second file writes identifiers: plain, messy or sha256.
     #[arg(long, default_value = "plain", value_name = "FORMAT")]
     pub format_b: String,
-    /// File format of both outputs: csv, or csv.gz (gzip, as a CRM export
-    /// writes it; `--input` reads either, told by its first bytes).
-    #[arg(long, default_value = "csv", value_name = "FILE_FORMAT", value_parser = ["csv", "csv.gz"])]
+    /// File format of both outputs: csv, csv.gz (gzip, as a CRM export
+    /// writes it) or parquet (Utf8 columns, snappy); `--input` reads each,
+    /// told by its first bytes.
+    #[arg(long, default_value = "csv", value_name = "FILE_FORMAT", value_parser = ["csv", "csv.gz", "parquet"])]
     pub format: String,
+    /// With --format parquet: rows per row group (a file of more rows has
+    /// several).
+    #[arg(long, default_value_t = 131_072, value_name = "N")]
+    pub row_group_rows: usize,
 }
 
 /// `venn keygen`.
@@ -545,9 +550,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "M", requires = "index", conflicts_with = "no_counting")]
     pub counting_platform_rows: Option<usize>,
     /// Intake only, no match: write --rows SHA-256 identifiers as FORMAT
-    /// (csv or csv.gz) with `venn gen`, then time reading and normalizing
-    /// them as `--input` does (rows per second).
-    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "csv.gz"], conflicts_with = "index")]
+    /// (csv, csv.gz or parquet) with `venn gen`, then time reading and
+    /// normalizing them as `--input` does (rows per second).
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "csv.gz", "parquet"], conflicts_with = "index")]
     pub intake: Option<String>,
     /// With --intake: threads reading a compressed file, 2 (decompression
     /// on its own thread, beside parsing and normalizing) or 1 (all on one).

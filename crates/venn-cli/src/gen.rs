@@ -7,7 +7,9 @@ use std::{
 };
 
 use anyhow::Context;
-use venn_ids::synthetic::{generate, true_overlap, write_csv, write_csv_gz, Person, SideFormat, SyntheticSpec};
+use venn_ids::synthetic::{
+    generate, true_overlap, write_csv, write_csv_gz, write_parquet, Person, SideFormat, SyntheticSpec,
+};
 
 use crate::{exit::UsageError, flags::GenArgs, report::group};
 
@@ -28,14 +30,23 @@ pub enum FileFormat {
     Csv,
     /// Gzip-compressed CSV.
     CsvGz,
+    /// Parquet (Utf8 columns) in row groups of at most this many rows.
+    Parquet {
+        /// Rows per row group.
+        row_group_rows: usize,
+    },
 }
 
-/// Parses `csv` or `csv.gz`.
+/// Rows per row group of `venn gen --format parquet` unless told otherwise.
+pub const ROW_GROUP_ROWS: usize = 131_072;
+
+/// Parses `csv`, `csv.gz` or `parquet` (row groups of [`ROW_GROUP_ROWS`]).
 pub fn file_format(name: &str) -> anyhow::Result<FileFormat> {
     match name {
         "csv" => Ok(FileFormat::Csv),
         "csv.gz" => Ok(FileFormat::CsvGz),
-        other => Err(UsageError(format!("unknown --format {other:?}: expected csv or csv.gz")).into()),
+        "parquet" => Ok(FileFormat::Parquet { row_group_rows: ROW_GROUP_ROWS }),
+        other => Err(UsageError(format!("unknown --format {other:?}: expected csv, csv.gz or parquet")).into()),
     }
 }
 
@@ -56,6 +67,8 @@ pub fn write_side_as(
         FileFormat::Csv => write_csv(people, format, BufWriter::new(file)),
         FileFormat::CsvGz => write_csv_gz(people, format, BufWriter::new(file))
             .and_then(|mut w| w.flush().map_err(|e| venn_ids::synthetic::SynthError::Write(e.into()))),
+        FileFormat::Parquet { row_group_rows } => write_parquet(people, format, BufWriter::new(file), row_group_rows)
+            .and_then(|mut w| w.flush().map_err(|e| venn_ids::synthetic::SynthError::Write(e.into()))),
     };
     written.with_context(|| format!("cannot write {}", path.display()))
 }
@@ -63,7 +76,13 @@ pub fn write_side_as(
 /// Generates both files and prints the true overlap.
 pub fn run(args: &GenArgs) -> anyhow::Result<()> {
     let (format_a, format_b) = (side_format(&args.format_a)?, side_format(&args.format_b)?);
-    let file = file_format(&args.format)?;
+    let file = match file_format(&args.format)? {
+        FileFormat::Parquet { .. } if args.row_group_rows == 0 => {
+            return Err(UsageError("--row-group-rows must be at least 1".into()).into())
+        }
+        FileFormat::Parquet { .. } => FileFormat::Parquet { row_group_rows: args.row_group_rows },
+        other => other,
+    };
     if args.overlap > args.rows_a.min(args.rows_b) {
         return Err(UsageError(format!(
             "--overlap {} is larger than the smaller list ({} rows): the overlap can be at most {}",

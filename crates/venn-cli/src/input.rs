@@ -12,7 +12,7 @@ use crate::report::group;
 /// Where a party's identifiers come from and how to read them.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
-    /// What `--input` names: a CSV file (plain, gzip or zstd), a directory
+    /// What `--input` names: a CSV file (plain, gzip or zstd) or a Parquet file, a directory
     /// or glob pattern of part files, or `-` for standard input
     /// ([`venn_ids::InputSource`]).
     pub path: PathBuf,

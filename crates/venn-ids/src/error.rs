@@ -74,6 +74,20 @@ pub enum IdsError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A Parquet column named for reading holds a type that is not text or
+    /// bytes.
+    #[error(
+        "{} column {column:?} is of type {data_type}; expected UTF-8 text, binary or fixed-size binary (dictionary-encoded or not)",
+        .path.display()
+    )]
+    UnsupportedColumn {
+        /// The file that was read.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        data_type: String,
+    },
     /// The file holds no header row (it is empty or only blank lines).
     #[error("{} is empty: expected a header row naming the columns", .path.display())]
     NoHeader {
@@ -265,6 +279,9 @@ pub enum SynthError {
     /// Writing the CSV failed.
     #[error("cannot write synthetic CSV: {0}")]
     Write(#[from] csv::Error),
+    /// Writing the Parquet file failed.
+    #[error("cannot write synthetic Parquet: {0}")]
+    Parquet(String),
 }
 
 #[cfg(test)]

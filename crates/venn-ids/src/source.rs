@@ -14,7 +14,8 @@
 //! Each part holds its own header row. Compression is recognised from the
 //! first bytes of each part, never from its name: gzip (`1f 8b`, several
 //! members one after another too, as `cat a.gz b.gz` and parallel gzip
-//! write them) and zstd (`28 b5 2f fd`, several frames too); anything else
+//! write them) and zstd (`28 b5 2f fd`, several frames too); a part that
+//! starts with `PAR1` is a Parquet file, read by its columns; anything else
 //! is read as plain text. A stream that is truncated or damaged stops the
 //! read with [`IdsError::Corrupt`], naming the part.
 //!
@@ -49,6 +50,9 @@ pub enum Compression {
     Gzip,
     /// Starts with the zstd frame magic `28 b5 2f fd`.
     Zstd,
+    /// A Parquet file: starts with `PAR1`. Not a compression but a format
+    /// (whose pages carry their own codecs); read column by column.
+    Parquet,
 }
 
 /// The gzip magic number (RFC 1952, section 2.3.1).
@@ -56,6 +60,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The zstd frame magic number, 0xFD2FB528 little-endian (RFC 8878, section 3.1.1).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// The magic number that starts (and ends) a Parquet file.
+const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
 impl Compression {
     /// The compression whose magic number `prefix` starts with; `Plain` if
@@ -66,6 +73,7 @@ impl Compression {
     /// use venn_ids::Compression;
     /// assert_eq!(Compression::detect(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
     /// assert_eq!(Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+    /// assert_eq!(Compression::detect(b"PAR1\x15\x04"), Compression::Parquet);
     /// assert_eq!(Compression::detect(b"email\n"), Compression::Plain);
     /// ```
     pub fn detect(prefix: &[u8]) -> Compression {
@@ -73,17 +81,20 @@ impl Compression {
             Compression::Gzip
         } else if prefix.starts_with(&ZSTD_MAGIC) {
             Compression::Zstd
+        } else if prefix.starts_with(&PARQUET_MAGIC) {
+            Compression::Parquet
         } else {
             Compression::Plain
         }
     }
 
-    /// `plain`, `gzip` or `zstd`, as reports name it.
+    /// `plain`, `gzip`, `zstd` or `parquet`, as reports name it.
     pub fn name(self) -> &'static str {
         match self {
             Compression::Plain => "plain",
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
+            Compression::Parquet => "parquet",
         }
     }
 }
@@ -260,7 +271,7 @@ impl<D: Read> Read for Decoded<D> {
 }
 
 /// Reads up to `buf.len()` bytes, fewer only at end of input.
-fn read_prefix<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_prefix<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
@@ -284,7 +295,8 @@ pub(crate) fn decode<'a, R: Read + Send + 'a>(mut input: R) -> io::Result<(Compr
     let compression = Compression::detect(&prefix[..n]);
     let whole = io::Cursor::new(prefix).take(n as u64).chain(input);
     let reader: DecodedReader<'a> = match compression {
-        Compression::Plain => Box::new(whole),
+        // Parquet is read by its own reader, from these bytes as they are.
+        Compression::Plain | Compression::Parquet => Box::new(whole),
         Compression::Gzip => Box::new(Decoded {
             inner: flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(BUFFER, Raw(whole))),
             compression,

@@ -8,7 +8,7 @@
 //! are errors.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, ReaderBuilder};
@@ -160,7 +160,7 @@ pub fn read_input(source: &InputSource, options: &ReadOptions) -> Result<ReadOut
         InputSource::File(_) | InputSource::Parts { .. } => {
             for path in source.paths() {
                 let file = File::open(&path).map_err(|source| IdsError::Open { path: path.clone(), source })?;
-                intake.read_part(file, &path)?;
+                intake.read_file_part(file, &path)?;
             }
         }
     }
@@ -270,14 +270,55 @@ impl<'o> Intake<'o> {
     /// Reads one part from `input`, which `source` names in errors and in
     /// [`ReadOutcome::parts`], and returns its count.
     pub fn read_part<R: Read + Send>(&mut self, input: R, source: &Path) -> Result<&PartCount, IdsError> {
-        let (compression, decoded) = decode(input).map_err(|e| io_error(source, 1, e))?;
-        let rows = if compression == Compression::Plain || !self.read_ahead {
+        let (compression, mut decoded) = decode(input).map_err(|e| io_error(source, 1, e))?;
+        let rows = if compression == Compression::Parquet {
+            // Parquet's footer is at the end: a stream is held in memory
+            // whole (a file is read in place by `read_file_part`).
+            let mut bytes = Vec::new();
+            decoded.read_to_end(&mut bytes).map_err(|e| io_error(source, 1, e))?;
+            self.parse_parquet(bytes::Bytes::from(bytes), source)?
+        } else if compression == Compression::Plain || !self.read_ahead {
             self.parse(decoded, source)?
         } else {
             with_read_ahead(decoded, |reader| self.parse(reader, source)).map_err(|e| io_error(source, 1, e))??
         };
         self.parts.push(PartCount { path: source.to_path_buf(), compression, rows_read: rows });
         Ok(&self.parts[self.parts.len() - 1])
+    }
+
+    /// Reads one part from the file `file`, which `path` names: as
+    /// [`Intake::read_part`], except that a Parquet file is read in place
+    /// (only its footer and the projected columns' pages), not into memory.
+    pub fn read_file_part(&mut self, mut file: File, path: &Path) -> Result<&PartCount, IdsError> {
+        let mut prefix = [0u8; 4];
+        let n = crate::source::read_prefix(&mut file, &mut prefix).map_err(|e| io_error(path, 1, e))?;
+        file.rewind().map_err(|e| io_error(path, 1, e))?;
+        if Compression::detect(&prefix[..n]) != Compression::Parquet {
+            return self.read_part(file, path);
+        }
+        let rows = self.parse_parquet(file, path)?;
+        self.parts.push(PartCount { path: path.to_path_buf(), compression: Compression::Parquet, rows_read: rows });
+        Ok(&self.parts[self.parts.len() - 1])
+    }
+
+    /// Keeps a valid row's digest (with its label, with segments),
+    /// compacting when the list reaches `next_compaction`.
+    fn accept(&mut self, d: IdDigest, label: Option<u64>, next_compaction: &mut usize) {
+        let held = match label {
+            Some(label) => {
+                self.labeled.push((d, label));
+                self.labeled.len()
+            }
+            None => {
+                self.digests.push(d);
+                self.digests.len()
+            }
+        };
+        self.valid += 1;
+        if held >= *next_compaction {
+            self.compact();
+            *next_compaction = self.next_compaction();
+        }
     }
 
     /// The outcome of every part read: distinct digests, sorted.
@@ -357,19 +398,11 @@ impl<'o> Intake<'o> {
             rows += 1;
             match row_digest(&mut self.normalizer, &record, id_index, &reader) {
                 Ok(d) => {
-                    self.valid += 1;
-                    let held = if with_labels {
+                    let label = with_labels.then(|| {
                         let fields: Vec<Option<&[u8]>> = segment_indices.iter().map(|&i| record.get(i)).collect();
-                        self.labeled.push((d, options.segments.label_of(&fields)));
-                        self.labeled.len()
-                    } else {
-                        self.digests.push(d);
-                        self.digests.len()
-                    };
-                    if held >= next_compaction {
-                        self.compact();
-                        next_compaction = self.next_compaction();
-                    }
+                        options.segments.label_of(&fields)
+                    });
+                    self.accept(d, label, &mut next_compaction);
                 }
                 Err(reason) => {
                     if options.strict {
@@ -493,8 +526,13 @@ fn swallowed_rest_of_file<R: Read>(record: &ByteRecord, reader: &CsvReader<R>) -
     ends_input && record.iter().next_back().and_then(|f| f.last()).is_some_and(|&b| b == b'\n' || b == b'\r')
 }
 
+mod parquet_part;
+
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod intake_tests;
+
+#[cfg(test)]
+mod parquet_tests;
