@@ -147,6 +147,20 @@ struct WirePart {
     sha256: [u8; 32],
 }
 
+impl WirePart {
+    /// A part entry as the header encodes it.
+    fn of(p: &PartEntry) -> Self {
+        WirePart {
+            kind: p.kind.code(),
+            shard: p.shard,
+            shards: p.shards,
+            elements: p.elements,
+            byte_len: p.byte_len,
+            sha256: p.sha256,
+        }
+    }
+}
+
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_HEADER_BYTES>()
 }
@@ -167,17 +181,7 @@ impl Header {
             epoch_key: fields.epoch_key,
             platform_fingerprint: fields.platform_fingerprint,
             total_elements,
-            parts: parts
-                .iter()
-                .map(|p| WirePart {
-                    kind: p.kind.code(),
-                    shard: p.shard,
-                    shards: p.shards,
-                    elements: p.elements,
-                    byte_len: p.byte_len,
-                    sha256: p.sha256,
-                })
-                .collect(),
+            parts: parts.iter().map(WirePart::of).collect(),
         };
         Header::validate(wire)
     }
@@ -309,18 +313,7 @@ impl Header {
             epoch_key: self.fields.epoch_key,
             platform_fingerprint: self.fields.platform_fingerprint,
             total_elements: self.total_elements,
-            parts: self
-                .parts
-                .iter()
-                .map(|p| WirePart {
-                    kind: p.kind.code(),
-                    shard: p.shard,
-                    shards: p.shards,
-                    elements: p.elements,
-                    byte_len: p.byte_len,
-                    sha256: p.sha256,
-                })
-                .collect(),
+            parts: self.parts.iter().map(WirePart::of).collect(),
         };
         let body = bincode::serde::encode_to_vec(&wire, config()).map_err(HeaderError::Encode)?;
         let mut out = Vec::with_capacity(HEADER_FRAMING_LEN + body.len());
