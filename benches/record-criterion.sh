@@ -21,17 +21,15 @@ if [ "$#" -lt 2 ]; then
     exit 2
 fi
 name="$1" bench="$2" filter="${3:-}"
-case "$name" in
-    *[!A-Za-z0-9._-]*) echo "record-criterion.sh: bad NAME" >&2; exit 2 ;;
-esac
-command -v jq >/dev/null || { echo "record-criterion.sh: needs jq" >&2; exit 2; }
+# shellcheck source=benches/recording.sh
+. "$(dirname "${BASH_SOURCE[0]}")/recording.sh"
+check_name "$name"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="benches/results/$name.jsonl"
 mkdir -p benches/results
 target="${CARGO_TARGET_DIR:-target}"
 
-loadavg() { cut -d' ' -f1-3 /proc/loadavg | jq -R 'split(" ") | map(tonumber)'; }
 command_line=""
 if [ -n "${RAYON_NUM_THREADS+x}" ]; then command_line+="RAYON_NUM_THREADS=$RAYON_NUM_THREADS "; fi
 command_line+="cargo bench ${PACKAGE:+-p $PACKAGE }--bench $bench${filter:+ -- '$filter'}"
@@ -43,21 +41,9 @@ load_start="$(loadavg)"
 cargo bench "${package[@]}" --bench "$bench" ${filter:+-- "$filter"} >&2
 load_end="$(loadavg)"
 
-commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-if [ "$commit" = unknown ]; then
-    clean=null
-elif [ -z "$(git status --porcelain --untracked-files=no)" ]; then
-    clean=true
-else
-    clean=false
-fi
+commit_and_clean
 recorded_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-machine="$(jq -n -c \
-    --arg cpu_model "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
-    --argjson cpus "$(nproc)" \
-    --argjson memory_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
-    --arg kernel "$(uname -r)" \
-    '{cpu_model: $cpu_model, cpus: $cpus, memory_kib: $memory_kib, kernel: $kernel}')"
+machine="$(machine_json)"
 
 count=0
 while IFS= read -r benchmark; do

@@ -30,18 +30,14 @@ if [ "$#" -lt 2 ]; then
 fi
 name="$1"
 shift
-case "$name" in
-    *[!A-Za-z0-9._-]*) echo "record.sh: NAME may hold only letters, digits, '.', '_' and '-'" >&2; exit 2 ;;
-esac
-command -v jq >/dev/null || { echo "record.sh: needs jq" >&2; exit 2; }
+# shellcheck source=benches/recording.sh
+. "$(dirname "${BASH_SOURCE[0]}")/recording.sh"
+check_name "$name"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="benches/results/$name.jsonl"
 mkdir -p benches/results
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg | jq -R 'split(" ") | map(tonumber)'; }
-sysctl_or_null() { if [ -r "$1" ]; then cat "$1"; else echo null; fi; }
 
 command_line=""
 for var in RAYON_NUM_THREADS VENN_SOCKET_BUFFER; do
@@ -57,31 +53,17 @@ jq -e 'type == "object"' <<<"$output" >/dev/null || {
     exit 1
 }
 
-commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-if [ "$commit" = unknown ]; then
-    clean=null
-elif [ -z "$(git status --porcelain --untracked-files=no)" ]; then
-    clean=true
-else
-    clean=false
-fi
+commit_and_clean
 
 jq -c -n \
     --arg recorded_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --arg command "$command_line" \
     --arg commit "$commit" \
     --argjson worktree_clean "$clean" \
-    --arg cpu_model "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
-    --argjson cpus "$(nproc)" \
-    --argjson memory_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
-    --arg kernel "$(uname -r)" \
-    --argjson rmem_max "$(sysctl_or_null /proc/sys/net/core/rmem_max)" \
-    --argjson rmem_default "$(sysctl_or_null /proc/sys/net/core/rmem_default)" \
+    --argjson machine "$(machine_json)" \
     --argjson loadavg_start "$load_start" \
     --argjson loadavg_end "$load_end" \
     --argjson output "$output" \
     '{recorded_at: $recorded_at, command: $command, commit: $commit, worktree_clean: $worktree_clean,
-      machine: {cpu_model: $cpu_model, cpus: $cpus, memory_kib: $memory_kib, kernel: $kernel,
-                rmem_max: $rmem_max, rmem_default: $rmem_default},
-      loadavg_start: $loadavg_start, loadavg_end: $loadavg_end, output: $output}' >> "$out"
+      machine: $machine, loadavg_start: $loadavg_start, loadavg_end: $loadavg_end, output: $output}' >> "$out"
 echo "record.sh: appended a line to $out" >&2
