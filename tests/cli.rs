@@ -3,37 +3,27 @@
 
 mod cli_support;
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
-use cli_support::{keygen, text, venn, Running};
+use cli_support::{text, venn, Parties, Running};
 
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
 
-struct Setup {
-    dir: tempfile::TempDir,
-    brand_fp: String,
-    platform_fp: String,
+/// Both identities (`Parties`) and the test's lists.
+struct Setup(Parties);
+
+impl std::ops::Deref for Setup {
+    type Target = Parties;
+
+    fn deref(&self) -> &Parties {
+        &self.0
+    }
 }
 
 impl Setup {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let brand_fp = keygen(&dir.path().join("brand-id"));
-        let platform_fp = keygen(&dir.path().join("platform-id"));
-        Self { dir, brand_fp, platform_fp }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_owned()
+        Setup(Parties::new())
     }
 
     /// Writes brand.csv (messy emails) and platform.csv (SHA-256 emails).

@@ -6,20 +6,22 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{keygen, silent_port, text, venn};
+use cli_support::{keygen, silent_port, text, venn, Parties};
 
 /// Two identities and a pair of generated files in a temporary directory.
-struct Setup {
-    dir: tempfile::TempDir,
-    brand_fp: String,
-    platform_fp: String,
+struct Setup(Parties);
+
+impl std::ops::Deref for Setup {
+    type Target = Parties;
+
+    fn deref(&self) -> &Parties {
+        &self.0
+    }
 }
 
 impl Setup {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let brand_fp = keygen(&dir.path().join("brand"));
-        let platform_fp = keygen(&dir.path().join("platform"));
+        let parties = Parties::new();
         let out = venn(&[
             "gen",
             "--rows-a",
@@ -31,23 +33,19 @@ impl Setup {
             "--seed",
             "3",
             "--out-a",
-            &path(&dir, "customers.csv"),
+            &parties.p("customers.csv"),
             "--out-b",
-            &path(&dir, "users.csv"),
+            &parties.p("users.csv"),
             "--format-b",
             "sha256",
         ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        Setup { dir, brand_fp, platform_fp }
-    }
-
-    fn p(&self, name: &str) -> String {
-        path(&self.dir, name)
+        Setup(parties)
     }
 
     /// `venn connect` as the brand to `peer`, with extra flags.
     fn connect(&self, peer: &str, extra: &[&str]) -> std::process::Output {
-        let (identity, input) = (self.p("brand"), self.p("customers.csv"));
+        let (identity, input) = (self.p("brand-id"), self.p("customers.csv"));
         let mut args = vec!["connect", "--peer", peer, "--identity", &identity, "--input", &input];
         args.extend_from_slice(extra);
         if !extra.contains(&"--peer-fingerprint") {
@@ -111,7 +109,7 @@ fn pinning_our_own_fingerprint_is_named_as_such() {
 #[test]
 fn a_column_of_digests_read_as_email_names_the_right_type() {
     let s = Setup::new();
-    let (identity, input) = (s.p("platform"), s.p("users.csv"));
+    let (identity, input) = (s.p("platform-id"), s.p("users.csv"));
     let out = venn(&[
         "serve",
         "--listen",

@@ -11,12 +11,12 @@ mod cli_support;
 use std::{
     io::Write,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
 
-use cli_support::{keygen, text, venn, Running, VENN};
+use cli_support::{text, venn, Parties, Running, VENN};
 
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -28,26 +28,20 @@ const PLATFORM_ROWS: usize = 2_400;
 /// People in both.
 const OVERLAP: usize = 1_100;
 
-struct Setup {
-    dir: tempfile::TempDir,
-    brand_fp: String,
-    platform_fp: String,
+/// Both identities (`Parties`) and the test's lists.
+struct Setup(Parties);
+
+impl std::ops::Deref for Setup {
+    type Target = Parties;
+
+    fn deref(&self) -> &Parties {
+        &self.0
+    }
 }
 
 impl Setup {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let brand_fp = keygen(&dir.path().join("brand-id"));
-        let platform_fp = keygen(&dir.path().join("platform-id"));
-        Self { dir, brand_fp, platform_fp }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_owned()
+        Setup(Parties::new())
     }
 
     /// `venn gen` of the walkthrough's two lists (messy emails for the

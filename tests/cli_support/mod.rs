@@ -13,7 +13,7 @@ use std::{
     ffi::OsStr,
     io::{BufRead, BufReader, Read},
     net::{SocketAddr, UdpSocket},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Output, Stdio},
     sync::{Arc, Condvar, Mutex},
     thread::JoinHandle,
@@ -48,6 +48,38 @@ pub fn keygen(dir: &Path) -> String {
         .expect("fingerprint printed")
         .trim()
         .to_owned()
+}
+
+/// Two parties' identities, `brand-id/` and `platform-id/`, in a temporary
+/// directory that also holds the test's files: where most end-to-end tests
+/// start.
+pub struct Parties {
+    /// The directory (removed when dropped).
+    pub dir: tempfile::TempDir,
+    /// The brand's fingerprint.
+    pub brand_fp: String,
+    /// The platform's fingerprint.
+    pub platform_fp: String,
+}
+
+impl Parties {
+    /// Both identities, made with `venn keygen`.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let brand_fp = keygen(&dir.path().join("brand-id"));
+        let platform_fp = keygen(&dir.path().join("platform-id"));
+        Self { dir, brand_fp, platform_fp }
+    }
+
+    /// A path inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The same, as a string for an argument.
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_owned()
+    }
 }
 
 /// A UDP port on loopback that is bound and never answers, for as long as
