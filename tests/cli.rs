@@ -5,7 +5,7 @@ mod cli_support;
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
-use cli_support::{text, venn, Parties, Running};
+use cli_support::{generate_pair, text, venn, Parties, Running};
 
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -28,28 +28,9 @@ impl Setup {
 
     /// Writes brand.csv (messy emails) and platform.csv (SHA-256 emails).
     fn generate(&self, rows_a: usize, rows_b: usize, overlap: usize) {
-        let out = venn(&[
-            "gen",
-            "--rows-a",
-            &rows_a.to_string(),
-            "--rows-b",
-            &rows_b.to_string(),
-            "--overlap",
-            &overlap.to_string(),
-            "--seed",
-            "11",
-            "--out-a",
-            &self.p("brand.csv"),
-            "--out-b",
-            &self.p("platform.csv"),
-            "--format-a",
-            "messy",
-            "--format-b",
-            "sha256",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let printed = generate_pair(self.dir.path(), rows_a, rows_b, overlap, 11);
         let expected = format!("true overlap {}", venn_cli::report::group(overlap as u64));
-        assert!(text(&out.stdout).contains(&expected), "{}", text(&out.stdout));
+        assert!(printed.contains(&expected), "{printed}");
     }
 
     /// `venn serve` on an ephemeral port; returns once it listens, with the

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use cli_support::{keygen, text, venn, Running, VENN};
+use cli_support::{generate_pair, keygen, text, venn, Running, VENN};
 use venn_index::{publish, HeaderFields, PartBuilder};
 use venn_net::Fingerprint;
 
@@ -45,26 +45,7 @@ impl Setup {
         let brand_fp = keygen(&dir.path().join("brand-id"));
         let platform_fp = keygen(&dir.path().join("platform-id"));
         let p = |n: &str| s(&dir.path().join(n));
-        let out = venn(&[
-            "gen",
-            "--rows-a",
-            &BRAND_ROWS.to_string(),
-            "--rows-b",
-            &PLATFORM_ROWS.to_string(),
-            "--overlap",
-            &OVERLAP.to_string(),
-            "--seed",
-            "5",
-            "--out-a",
-            &p("brand.csv"),
-            "--out-b",
-            &p("platform.csv"),
-            "--format-a",
-            "messy",
-            "--format-b",
-            "sha256",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        generate_pair(dir.path(), BRAND_ROWS, PLATFORM_ROWS, OVERLAP, 5);
         let out = venn(&[
             "index",
             "build",

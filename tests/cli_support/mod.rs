@@ -50,6 +50,37 @@ pub fn keygen(dir: &Path) -> String {
         .to_owned()
 }
 
+/// `venn gen` into `dir`: `brand.csv` (messy plain emails) and
+/// `platform.csv` (SHA-256 of normalized emails), with a known overlap.
+/// Returns what `venn gen` printed.
+pub fn generate_pair(dir: &Path, rows_a: usize, rows_b: usize, overlap: usize, seed: u64) -> String {
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let (rows_a, rows_b, overlap, seed) =
+        (rows_a.to_string(), rows_b.to_string(), overlap.to_string(), seed.to_string());
+    let (brand, platform) = (p("brand.csv"), p("platform.csv"));
+    let out = venn(&[
+        "gen",
+        "--rows-a",
+        &rows_a,
+        "--rows-b",
+        &rows_b,
+        "--overlap",
+        &overlap,
+        "--seed",
+        &seed,
+        "--out-a",
+        &brand,
+        "--out-b",
+        &platform,
+        "--format-a",
+        "messy",
+        "--format-b",
+        "sha256",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 /// Two parties' identities, `brand-id/` and `platform-id/`, in a temporary
 /// directory that also holds the test's files: where most end-to-end tests
 /// start.
