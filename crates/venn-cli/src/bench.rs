@@ -237,17 +237,7 @@ struct FloorWork {
 impl FloorWork {
     fn new(records: usize, batch: usize) -> Self {
         let dst = DomainTag::new(&floor_dst()).unwrap_or_else(|_| unreachable!("76-byte tag is valid"));
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let elements = (0..records)
-            .map(|_| {
-                std::array::from_fn(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-            })
-            .collect();
+        let elements = crate::bench_index::pseudo_random_elements(records, 0x2545_f491_4f6c_dd1d);
         Self { a: BlindingKey::random(), b: BlindingKey::random(), dst, elements, batch: batch.max(1) }
     }
 

@@ -393,7 +393,9 @@ struct Floors {
     batch: usize,
 }
 
-fn pseudo_random_elements(count: usize, mut state: u64) -> Vec<[u8; 32]> {
+/// `count` elements from an xorshift stream seeded with `state`: cheap,
+/// reproducible inputs for the floors (their cost is the curve work alone).
+pub(crate) fn pseudo_random_elements(count: usize, mut state: u64) -> Vec<[u8; 32]> {
     (0..count)
         .map(|_| {
             std::array::from_fn(|_| {
