@@ -383,13 +383,7 @@ impl<'o> Intake<'o> {
             return Err(IdsError::Utf16 { path: path() });
         }
         let names = header_names(&record);
-        let id_index = column_index(&names, &options.id_column, source)?;
-        let segment_indices = options
-            .segments
-            .columns()
-            .iter()
-            .map(|c| column_index(&names, &c.name, source))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (id_index, segment_indices) = wanted_columns(&names, options, source)?;
         let with_labels = !segment_indices.is_empty();
         let mut next_compaction = self.next_compaction();
         let mut rows = 0u64;
@@ -479,6 +473,15 @@ fn header_names(record: &ByteRecord) -> Vec<String> {
             name.trim().to_owned()
         })
         .collect()
+}
+
+/// Where the id column and each segment column are among `names`, in the
+/// options' order; a missing or ambiguous one is an error naming the file.
+fn wanted_columns(names: &[String], options: &ReadOptions, source: &Path) -> Result<(usize, Vec<usize>), IdsError> {
+    let id_index = column_index(names, &options.id_column, source)?;
+    let segments =
+        options.segments.columns().iter().map(|c| column_index(names, &c.name, source)).collect::<Result<_, _>>()?;
+    Ok((id_index, segments))
 }
 
 /// Index of the single header named `wanted` (trimmed).

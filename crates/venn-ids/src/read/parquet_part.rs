@@ -20,7 +20,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
-use super::{column_index, Intake};
+use super::{wanted_columns, Intake};
 use crate::error::IdsError;
 use crate::id_type::IdType;
 use crate::source::Compression;
@@ -144,13 +144,7 @@ impl Intake<'_> {
         let options = self.options;
         let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| corrupt(source, e))?;
         let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().trim().to_owned()).collect();
-        let id_index = column_index(&names, &options.id_column, source)?;
-        let segment_indices = options
-            .segments
-            .columns()
-            .iter()
-            .map(|c| column_index(&names, &c.name, source))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (id_index, segment_indices) = wanted_columns(&names, options, source)?;
         let mut wanted: Vec<usize> = segment_indices.iter().copied().chain([id_index]).collect();
         wanted.sort_unstable();
         wanted.dedup();
