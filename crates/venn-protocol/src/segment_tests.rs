@@ -370,3 +370,8 @@ fn group_padding_hides_sizes_to_an_eighth() {
         assert!(p >= n && p - n <= (n / 8).max(64), "{n} → {p}");
     }
 }
+
+#[test]
+fn empty_aggregator_set_with_revealed_labels() {
+    run(true, true, &records(0..50, 4, 0), &[], 4, 3);
+}

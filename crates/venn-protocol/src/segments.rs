@@ -457,7 +457,13 @@ impl SegmentSession {
                 #[cfg(test)]
                 adds: 0,
             })),
-            Role::Receiver => State::Receiving(Box::new(Receiving { c, peer: Vec::new(), returned: None })),
+            Role::Receiver => {
+                let mut r = Receiving { c, peer: Vec::new(), returned: None };
+                // An empty aggregator stream (an empty set, unpadded) is
+                // complete before any point arrives.
+                r.sort_when_complete()?;
+                State::Receiving(Box::new(r))
+            }
         })
     }
 
