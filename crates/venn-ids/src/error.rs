@@ -66,6 +66,34 @@ pub enum IdsError {
         /// Why nothing is there to read.
         why: &'static str,
     },
+    /// An object-store URL that cannot be read as given.
+    #[error("cannot read {url}: {detail}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The object store refused a request or could not be reached.
+    #[error("cannot read {url}: {detail}; {hint}")]
+    Remote {
+        /// The URL of the input or of the part being read.
+        url: String,
+        /// What the store (or the network) said, on one line.
+        detail: String,
+        /// What to check.
+        hint: &'static str,
+    },
+    /// A stored part was rewritten while it was being read: its ETag (or
+    /// modification time) no longer matches the one listed.
+    #[error(
+        "{url} changed while it was being read (it is no longer the version that was listed); wait until the \
+         export is complete, or write it under a new prefix, then run again"
+    )]
+    RemoteChanged {
+        /// The part's URL.
+        url: String,
+    },
     /// A glob pattern that cannot be parsed.
     #[error("{} is not a valid pattern ({detail}); use * ? and [...] as in data/part-*.csv.gz", .pattern.display())]
     BadPattern {

@@ -29,6 +29,7 @@ mod id_type;
 mod lines;
 mod normalize;
 mod read;
+pub mod remote;
 mod segments;
 mod shape;
 mod skip;
@@ -46,6 +47,7 @@ pub use normalize::{
     parse_sha256_hex, Normalizer, MAID_LEN, MAX_EMAIL_LEN, MAX_PHONE_INPUT_LEN, SHA256_HEX_LEN,
 };
 pub use read::{read_identifiers, read_identifiers_from, read_input, Intake, PartCount, ReadOptions, ReadOutcome};
+pub use remote::{read_remote, RemoteUrl};
 pub use segments::{LabelScheme, SegmentColumn, OTHER};
 pub use shape::{Shape, ShapeCounts};
 pub use skip::{SkipCounts, SkipReason};

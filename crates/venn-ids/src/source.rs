@@ -7,6 +7,7 @@
 //! | `--input`               | read                                                        |
 //! |-------------------------|-------------------------------------------------------------|
 //! | `-`                     | standard input                                              |
+//! | `s3://`, `gs://`, `az://`, `https://` URLs | objects in a store ([`crate::remote`])       |
 //! | a directory             | its files, sorted by path; names starting `.` or `_` (`_SUCCESS`, `.part-0.crc`) are left out |
 //! | a pattern with `*?[`    | the files it matches, sorted by path (when no file has that very name) |
 //! | anything else           | that file                                                   |
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use crate::error::IdsError;
+use crate::remote::RemoteUrl;
 
 /// The `--input` value that means standard input.
 pub const STDIN: &str = "-";
@@ -112,6 +114,9 @@ pub enum InputSource {
     Stdin,
     /// One file.
     File(PathBuf),
+    /// Objects in a store: one, or those under a prefix or matching a
+    /// pattern ([`crate::remote`]); listed when they are read.
+    Remote(RemoteUrl),
     /// Part files of a directory or a glob pattern, sorted by path.
     Parts {
         /// The directory or pattern as given.
@@ -133,6 +138,9 @@ impl InputSource {
     pub fn resolve(spec: &Path) -> Result<InputSource, IdsError> {
         if spec.as_os_str() == STDIN {
             return Ok(InputSource::Stdin);
+        }
+        if let Some(url) = spec.to_str().and_then(RemoteUrl::parse) {
+            return Ok(InputSource::Remote(url?));
         }
         if spec.is_dir() {
             return Self::directory(spec);
@@ -186,6 +194,7 @@ impl InputSource {
         match self {
             InputSource::Stdin => vec![PathBuf::from(STDIN)],
             InputSource::File(path) => vec![path.clone()],
+            InputSource::Remote(url) => vec![PathBuf::from(url.to_string())],
             InputSource::Parts { parts, .. } => parts.clone(),
         }
     }

@@ -157,6 +157,7 @@ pub fn read_input(source: &InputSource, options: &ReadOptions) -> Result<ReadOut
         InputSource::Stdin => {
             intake.read_part(std::io::stdin(), Path::new(crate::source::STDIN))?;
         }
+        InputSource::Remote(url) => crate::remote::read_remote(url, &mut intake)?,
         InputSource::File(_) | InputSource::Parts { .. } => {
             for path in source.paths() {
                 let file = File::open(&path).map_err(|source| IdsError::Open { path: path.clone(), source })?;
@@ -296,7 +297,17 @@ impl<'o> Intake<'o> {
         if Compression::detect(&prefix[..n]) != Compression::Parquet {
             return self.read_part(file, path);
         }
-        let rows = self.parse_parquet(file, path)?;
+        self.read_parquet_part(file, path)
+    }
+
+    /// Reads one Parquet part from `input`, which `path` names, where the
+    /// Parquet reader asks (a file, or an object in a store, by ranges).
+    pub(crate) fn read_parquet_part<C: parquet::file::reader::ChunkReader + 'static>(
+        &mut self,
+        input: C,
+        path: &Path,
+    ) -> Result<&PartCount, IdsError> {
+        let rows = self.parse_parquet(input, path)?;
         self.parts.push(PartCount { path: path.to_path_buf(), compression: Compression::Parquet, rows_read: rows });
         Ok(&self.parts[self.parts.len() - 1])
     }

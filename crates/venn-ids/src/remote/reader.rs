@@ -1,0 +1,256 @@
+//! Reading one stored object: byte ranges, each pinned to the version that
+//! was listed.
+//!
+//! Every request carries the object's ETag as `If-Match` (its modification
+//! time as `If-Unmodified-Since` where the store gives no ETag), so a part
+//! rewritten while it is read fails the read instead of mixing versions:
+//! the object-store form of the guard local files get.
+//!
+//! - Text parts (CSV, gzip, zstd) are read front to back as [`CHUNK`]-byte
+//!   ranges, [`IN_FLIGHT`] requests ahead of the parser ([`ObjectStream`]).
+//! - Parquet parts are read where the Parquet reader asks ([`ObjectChunks`]):
+//!   the footer, then the pages of the projected columns only. Page reads
+//!   are small and many, so each miss fetches up to [`READ_AHEAD`] bytes,
+//!   never past the end of the column chunk it falls in (the footer tells
+//!   where chunks end), into a small cache of recent blocks.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
+use object_store::{GetOptions, ObjectMeta, ObjectStore};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+
+/// Bytes per request of a text part.
+pub(super) const CHUNK: u64 = 8 << 20;
+
+/// Requests of a text part in flight ahead of the parser: memory is bounded
+/// by about `(IN_FLIGHT + 2) × CHUNK` per part.
+pub(super) const IN_FLIGHT: usize = 2;
+
+/// Most bytes one Parquet miss fetches.
+pub(super) const READ_AHEAD: u64 = 4 << 20;
+
+/// Blocks a Parquet part keeps: `CACHED_BLOCKS × READ_AHEAD` bytes at most.
+const CACHED_BLOCKS: usize = 16;
+
+/// One listed object and how to reach it. Cheap to clone.
+#[derive(Clone)]
+pub(super) struct Object {
+    pub(super) store: Arc<dyn ObjectStore>,
+    pub(super) meta: ObjectMeta,
+    pub(super) runtime: tokio::runtime::Handle,
+    /// The first error of the store while reading this object, kept so that
+    /// the caller reports it as it is, not as a decoder's rewording.
+    pub(super) failure: Arc<Mutex<Option<object_store::Error>>>,
+}
+
+impl Object {
+    /// Fetches `range` of the listed version, blocking this thread (which
+    /// must not be one of the runtime's).
+    pub(super) fn fetch(&self, range: Range<u64>) -> Result<Bytes, io::Error> {
+        let request = fetch(self.store.clone(), self.meta.clone(), range);
+        self.runtime.block_on(request).map_err(|e| self.failed(e))
+    }
+
+    /// Keeps the first store error and turns it into an I/O error.
+    fn failed(&self, e: object_store::Error) -> io::Error {
+        let text = e.to_string();
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        io::Error::other(text)
+    }
+
+    pub(super) fn size(&self) -> u64 {
+        self.meta.size
+    }
+}
+
+/// `range` of the version of the object `meta` describes.
+async fn fetch(store: Arc<dyn ObjectStore>, meta: ObjectMeta, range: Range<u64>) -> object_store::Result<Bytes> {
+    let options = GetOptions {
+        range: Some(range.into()),
+        if_match: meta.e_tag.clone(),
+        if_unmodified_since: meta.e_tag.is_none().then_some(meta.last_modified),
+        ..GetOptions::default()
+    };
+    store.get_opts(&meta.location, options).await?.bytes().await
+}
+
+/// A text part front to back: a task of the runtime fetches [`CHUNK`]-byte
+/// ranges, [`IN_FLIGHT`] at a time, in order; this end reads them.
+pub(super) struct ObjectStream {
+    chunks: Receiver<io::Result<Bytes>>,
+    current: Bytes,
+    done: bool,
+}
+
+impl ObjectStream {
+    pub(super) fn open(object: &Object) -> ObjectStream {
+        let (tx, rx) = sync_channel::<io::Result<Bytes>>(IN_FLIGHT);
+        let ranges: Vec<Range<u64>> =
+            (0..object.size()).step_by(CHUNK as usize).map(|s| s..(s + CHUNK).min(object.size())).collect();
+        let task_object = object.clone();
+        object.runtime.spawn(async move {
+            let o = &task_object;
+            let mut fetched =
+                futures::stream::iter(ranges).map(|r| fetch(o.store.clone(), o.meta.clone(), r)).buffered(IN_FLIGHT);
+            while let Some(result) = fetched.next().await {
+                let failed = result.is_err();
+                let item = result.map_err(|e| o.failed(e));
+                // The channel is bounded: wait for room off the runtime's thread.
+                let tx = tx.clone();
+                let sent = tokio::task::spawn_blocking(move || tx.send(item).is_ok()).await.unwrap_or(false);
+                if failed || !sent {
+                    return;
+                }
+            }
+        });
+        ObjectStream { chunks: rx, current: Bytes::new(), done: false }
+    }
+}
+
+impl Read for ObjectStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while !self.current.has_remaining() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => self.current = chunk,
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                // Every range was sent: the object is read.
+                Err(_) => self.done = true,
+            }
+        }
+        let n = buf.len().min(self.current.remaining());
+        self.current.copy_to_slice(&mut buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A Parquet part, read where the Parquet reader asks. Cheap to clone:
+/// clones share one cache.
+#[derive(Clone)]
+pub(super) struct ObjectChunks(Arc<Blocks>);
+
+/// An object's recently fetched blocks.
+struct Blocks {
+    object: Object,
+    /// Ends of the file's column chunks, sorted: a fetch stops at the next.
+    chunk_ends: Vec<u64>,
+    cache: Mutex<VecDeque<(u64, Bytes)>>,
+}
+
+impl ObjectChunks {
+    /// Reads `object`; `chunk_ends` are where the file's column chunks end
+    /// (from its footer, empty before it is read), so that no fetch reads
+    /// into a column that is not wanted.
+    pub(super) fn new(object: Object, mut chunk_ends: Vec<u64>) -> ObjectChunks {
+        chunk_ends.sort_unstable();
+        chunk_ends.dedup();
+        ObjectChunks(Arc::new(Blocks { object, chunk_ends, cache: Mutex::new(VecDeque::new()) }))
+    }
+}
+
+impl Blocks {
+    /// The bytes from `at` to the end of the block that holds it, fetching
+    /// that block on a miss. Never empty below the object's size.
+    fn block_at(&self, at: u64) -> io::Result<Bytes> {
+        let hit = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(s, b)| (*s..*s + b.len() as u64).contains(&at))
+            .map(|(s, b)| b.slice((at - s) as usize..));
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+        let limit = self.chunk_ends.iter().copied().find(|&end| end > at).unwrap_or(self.object.size());
+        let end = (at + READ_AHEAD).min(limit).min(self.object.size());
+        let block = self.object.fetch(at..end)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() == CACHED_BLOCKS {
+            cache.pop_front();
+        }
+        cache.push_back((at, block.clone()));
+        Ok(block)
+    }
+
+    /// `length` bytes from `start`: from cached blocks, or in one request
+    /// when they are more than a block.
+    fn bytes(&self, start: u64, length: usize) -> io::Result<Bytes> {
+        let end = start.checked_add(length as u64).filter(|&e| e <= self.object.size()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, format!("{length} bytes at {start} are past the end"))
+        })?;
+        if length == 0 {
+            return Ok(Bytes::new());
+        }
+        let first = self.block_at(start)?;
+        if first.len() >= length {
+            return Ok(first.slice(..length));
+        }
+        if length as u64 > READ_AHEAD {
+            return self.object.fetch(start..end);
+        }
+        let mut whole = Vec::with_capacity(length);
+        let mut at = start;
+        while at < end {
+            let block = self.block_at(at)?;
+            let take = block.len().min((end - at) as usize);
+            whole.extend_from_slice(&block[..take]);
+            at += take as u64;
+        }
+        Ok(Bytes::from(whole))
+    }
+}
+
+impl Length for ObjectChunks {
+    fn len(&self) -> u64 {
+        self.0.object.size()
+    }
+}
+
+/// A reader from one offset on, a block at a time (the Parquet reader reads
+/// page headers through it, a few bytes each).
+pub(super) struct BlockReader {
+    blocks: Arc<Blocks>,
+    at: u64,
+    current: Bytes,
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.current.has_remaining() {
+            if self.at >= self.blocks.object.size() {
+                return Ok(0);
+            }
+            self.current = self.blocks.block_at(self.at)?;
+        }
+        let n = buf.len().min(self.current.remaining());
+        self.current.copy_to_slice(&mut buf[..n]);
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl ChunkReader for ObjectChunks {
+    type T = BlockReader;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(BlockReader { blocks: self.0.clone(), at: start, current: Bytes::new() })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.0.bytes(start, length).map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
