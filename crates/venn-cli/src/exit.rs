@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | other failure |
 //! | 2 | usage error (bad flags) |
-//! | 3 | bad input: unreadable file, missing column, a file that changed while read, bad identity or peers files, an epoch key or index part that cannot be used |
+//! | 3 | bad input: unreadable file or stored object, missing column, a file or stored part that changed while read, bad identity or peers files, an epoch key or index part that cannot be used |
 //! | 4 | policy refusal (ours or the peer's), index budget spent or index epoch expired (told by the peer) |
 //! | 5 | peer authentication failure (fingerprint mismatch either way) |
 //! | 6 | peer protocol violation, bad data from the peer (an index header of another platform, expired or malformed; a part that fails verification twice) |

@@ -149,12 +149,14 @@ pub fn parse_peer(value: &str) -> Result<String, String> {
 /// Where the identifiers come from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// CSV with a header row (required, except by `venn serve --index`,
-    /// which serves a built index instead): a file, plain or gzip or zstd
-    /// (told by its first bytes); a directory of part files or a quoted
-    /// pattern such as 'data/part-*.csv.gz', read in path order; or - for
-    /// standard input.
-    #[arg(long, value_name = "PATH")]
+    /// The list (required, except by `venn serve --index`, which serves a
+    /// built index instead): CSV with a header row, plain, gzip or zstd, or
+    /// Parquet (told by the first bytes); a file, a directory of part files
+    /// or a quoted pattern such as 'data/part-*.csv.gz', read in path order;
+    /// objects in a store, s3://bucket/prefix/ (gs://, az://, https:// too;
+    /// credentials from the cloud's usual chain, AWS_ENDPOINT_URL for an
+    /// S3-compatible store); or - for standard input.
+    #[arg(long, value_name = "PATH|URL")]
     pub input: Option<PathBuf>,
     /// Name of the column holding the identifiers.
     #[arg(long, default_value = "email", value_name = "NAME")]

@@ -22,6 +22,10 @@
 //! removed from the directory after it was listed are not seen: write a
 //! new directory and rename it into place, as for one file.)
 //!
+//! Parts in an object store (`--input s3://…`) are guarded by the store
+//! instead: every request carries the ETag the listing gave, so a part
+//! rewritten during the read fails it ([`venn_ids::IdsError::RemoteChanged`]).
+//!
 //! Standard input (`--input -`) has no such guard: a pipe has no size or
 //! modification time to compare, and what was read is what the writer
 //! sent. It can be read once per process; `venn serve --max-sessions`,
@@ -104,6 +108,11 @@ pub fn read_identifiers_stable(spec: &Path, options: &ReadOptions) -> anyhow::Re
         intake.read_part(std::io::stdin(), Path::new(venn_ids::STDIN))?;
         return Ok(intake.finish());
     }
+    if let InputSource::Remote(url) = &source {
+        // Guarded by the store: every request is pinned to the listed version.
+        venn_ids::read_remote(url, &mut intake)?;
+        return Ok(intake.finish());
+    }
     for path in source.paths() {
         read_part_stable(&mut intake, &path)?;
     }
@@ -121,7 +130,10 @@ fn read_part_stable(intake: &mut Intake<'_>, path: &Path) -> anyhow::Result<()> 
 fn read_part_guarded(intake: &mut Intake<'_>, path: &Path, after_read: impl FnOnce()) -> anyhow::Result<()> {
     let file = File::open(path).map_err(|source| IdsError::Open { path: path.to_owned(), source })?;
     let before = Stamp::of(&file, path)?;
-    intake.read_part(&file, path)?;
+    // A second handle to the same open file (a Parquet part is read in
+    // place through it, not into memory); `file` looks again afterwards.
+    let reading = file.try_clone().map_err(|source| IdsError::Open { path: path.to_owned(), source })?;
+    intake.read_file_part(reading, path)?;
     after_read();
     let after = Stamp::of(&file, path)?;
     if before != after {
@@ -177,6 +189,23 @@ mod tests {
         let err = read_part_guarded(&mut intake, &path, append).unwrap_err();
         assert!(err.downcast_ref::<InputChanged>().is_some(), "{err}");
         assert!(err.to_string().contains("part-1.csv.gz changed while it was being read"), "{err}");
+    }
+
+    #[test]
+    fn a_parquet_part_is_read_in_place_behind_the_guard() {
+        use venn_ids::synthetic::{generate, write_parquet, SideFormat, SyntheticSpec};
+        let (people, _) = generate(&SyntheticSpec { rows_a: 1_000, rows_b: 0, overlap: 0, seed: 3 }).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        std::fs::write(&path, write_parquet(&people, SideFormat::Sha256, Vec::new(), 300).unwrap()).unwrap();
+        let options = ReadOptions::new("email_sha256", IdType::EmailSha256);
+        let outcome = read_identifiers_stable(&path, &options).unwrap();
+        assert_eq!((outcome.rows_read, outcome.distinct()), (1_000, 1_000));
+        assert_eq!(outcome.parts[0].compression, venn_ids::Compression::Parquet);
+        let mut intake = Intake::new(&options);
+        let append = || std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"PAR1").unwrap();
+        let err = read_part_guarded(&mut intake, &path, append).unwrap_err();
+        assert!(err.downcast_ref::<InputChanged>().is_some(), "{err}");
     }
 
     #[test]

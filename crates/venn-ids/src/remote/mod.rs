@@ -44,6 +44,7 @@ mod store;
 mod tests;
 
 use reader::{Object, ObjectChunks, ObjectStream};
+pub use store::install_crypto_provider;
 
 /// An `--input` that names objects in a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +275,27 @@ fn store_error(url: &RemoteUrl, name: &str, e: object_store::Error) -> IdsError 
         object_store::Error::NotFound { .. } => {
             IdsError::Remote { url: name.to_owned(), detail: "no such object".into(), hint: url.credential_hint() }
         }
-        other => remote_error(url, name, &other.to_string()),
+        other => remote_error(url, name, &describe(&other)),
+    }
+}
+
+/// What a store's error says, on one line: the HTTP status and the store's
+/// error code (`NoSuchBucket`, `AccessDenied`, ...) when it answered,
+/// rather than the request line and the start of an XML body.
+fn describe(e: &object_store::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text.push('\n');
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    let status = text.split("status code: ").nth(1).map(|rest| rest.split(':').next().unwrap_or(rest).trim());
+    let code = text.split("<Code>").nth(1).and_then(|rest| rest.split("</Code>").next());
+    match (status, code) {
+        (Some(status), Some(code)) => format!("the store answered {status} ({code})"),
+        (Some(status), None) => format!("the store answered {status}"),
+        _ => one_line(&e.to_string()),
     }
 }
 

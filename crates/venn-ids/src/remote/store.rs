@@ -49,8 +49,9 @@ fn client_options(allow_http: bool) -> ClientOptions {
 
 /// Installs ring as the process's TLS crypto provider (reqwest is built
 /// without one, so that the binary carries one provider, the one QUIC uses).
-/// A provider already installed is kept.
-fn install_crypto_provider() {
+/// A provider already installed is kept. Call it before building an
+/// `object_store` client of one's own (tests do).
+pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
