@@ -1,7 +1,8 @@
 //! End to end, issue 12's "done when": a platform serves (and builds its
 //! index from) `--input s3://bucket/audience/`, Parquet part files in an
 //! S3-compatible store, while a brand connects with a local
-//! `customers.csv.gz`; both find the exact overlap.
+//! `customers.csv.gz`; both find the exact overlap. A public file is read
+//! from a plain URL (`http://`, as `https://` is) without credentials.
 //!
 //! The store is a `moto` server on loopback that `.ci/run` starts and names
 //! in `VENN_TEST_S3_ENDPOINT` (`http://127.0.0.1:PORT`); each test makes a
@@ -78,13 +79,7 @@ impl Bucket {
     /// the test server takes unsigned).
     fn create(endpoint: &str, test: &str) -> Bucket {
         let name = format!("venn-{test}-{}", std::process::id()).replace('_', "-");
-        let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-        let mut stream = TcpStream::connect(authority).expect("the test S3 server answers");
-        write!(stream, "PUT /{name} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "creating bucket {name}: {response}");
+        unsigned_put(endpoint, &format!("/{name}"), &[]);
         venn_ids::remote::install_crypto_provider();
         let store = AmazonS3Builder::new()
             .with_endpoint(endpoint)
@@ -113,6 +108,24 @@ impl Bucket {
         command.envs(s3_env(&self.endpoint));
         command
     }
+}
+
+/// A bare `PUT` of `body` at `path`, unsigned, with a public-read ACL (the
+/// test server takes it; an `https://`-style reader needs no credentials).
+fn unsigned_put(endpoint: &str, path: &str, body: &[u8]) {
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).expect("the test S3 server answers");
+    write!(
+        stream,
+        "PUT {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/octet-stream\r\n\
+         x-amz-acl: public-read\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "PUT {path}: {response}");
 }
 
 /// The brand's and the platform's people, with exactly `OVERLAP` in both.
@@ -277,4 +290,31 @@ fn store_failures_are_one_line_errors_naming_the_url() {
     let (code, err) = run(&mut bucket.venn(), &bucket.url("lists/part-*.parquet"));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("matches no object"), "{err}");
+}
+
+#[test]
+fn a_plain_url_reads_one_public_file_by_ranges() {
+    let Some(endpoint) = endpoint_or_skip("--input http://") else { return };
+    let bucket = Bucket::create(&endpoint, "http");
+    let (brand, _) = people();
+    let gz = write_csv_gz(&brand, SideFormat::Messy, Vec::new()).unwrap();
+    unsigned_put(&endpoint, &format!("/{}/exports/customers.csv.gz", bucket.name), &gz);
+    let s = Parties::new();
+    std::fs::write(s.path("customers.csv.gz"), &gz).unwrap();
+    // No credentials at all: a public (or pre-signed) URL.
+    let read_line = |input: &str, out: &str| {
+        let output = Command::new(VENN)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
+            .args(["--id-column", "email", "--id-type", "email", "--out", &s.p(out)])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        stdout.lines().find(|l| l.starts_with("Read ")).expect("a Read line").split_once(": ").unwrap().1.to_owned()
+    };
+    let url = format!("{}/{}/exports/customers.csv.gz", endpoint.trim_end_matches('/'), bucket.name);
+    let remote = read_line(&url, "index-http");
+    assert!(remote.starts_with(&format!("{} distinct", venn_cli::report::group(BRAND_ROWS as u64))), "{remote}");
+    assert_eq!(remote, read_line(&s.p("customers.csv.gz"), "index-local"));
 }
