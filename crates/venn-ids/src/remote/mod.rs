@@ -239,8 +239,11 @@ fn read_object(url: &RemoteUrl, object: &Object, intake: &mut Intake<'_>) -> Res
     let name = url.object_url(&object.meta.location);
     let source = Path::new(&name);
     let result = (|| {
-        let prefix =
-            object.fetch(0..object.size().min(4)).map_err(|e| IdsError::Open { path: source.into(), source: e })?;
+        // An empty object has no range to ask for (stores refuse `0..0`).
+        let prefix = match object.size() {
+            0 => bytes::Bytes::new(),
+            size => object.fetch(0..size.min(4)).map_err(|e| IdsError::Open { path: source.into(), source: e })?,
+        };
         if Compression::detect(&prefix) == Compression::Parquet {
             let footer = ObjectChunks::new(object.clone(), Vec::new());
             // Where column chunks end, so that page reads stop there; a

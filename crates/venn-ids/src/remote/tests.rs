@@ -249,3 +249,13 @@ fn profile_files_give_keys_and_region() {
     assert_eq!(region_in(config, "default").as_deref(), Some("eu-west-1"));
     assert_eq!(region_in(config, "other"), None);
 }
+
+#[test]
+fn an_empty_object_is_an_empty_part() {
+    let store = store_with(&[("lists/empty.csv", Vec::new())]);
+    let err = read_remote_from("s3://bucket/lists/empty.csv", store, &sha_options()).unwrap_err();
+    assert!(
+        matches!(&err, IdsError::NoHeader { path } if path.to_str() == Some("s3://bucket/lists/empty.csv")),
+        "{err:?}"
+    );
+}
