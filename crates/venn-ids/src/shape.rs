@@ -88,6 +88,13 @@ impl ShapeCounts {
         }
     }
 
+    /// Adds every count of `other` (fields counted apart).
+    pub fn merge(&mut self, other: &ShapeCounts) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+    }
+
     /// Fields counted under `shape`.
     pub fn get(&self, shape: Shape) -> u64 {
         self.counts[shape.index()]
@@ -118,6 +125,16 @@ mod tests {
         assert_eq!(Shape::of(b"@x.com"), None, "no local part");
         assert_eq!(Shape::of(b"12345"), None, "too few digits for a phone");
         assert_eq!(Shape::of(&hex.as_bytes()[1..]), None, "63 hex digits");
+    }
+
+    #[test]
+    fn merging_adds_each_shape() {
+        let (mut a, mut b) = (ShapeCounts::default(), ShapeCounts::default());
+        a.add(b"a@b.co");
+        b.add(b"a@b.co");
+        b.add("f".repeat(64).as_bytes());
+        a.merge(&b);
+        assert_eq!((a.get(Shape::Email), a.get(Shape::Sha256Hex), a.get(Shape::Uuid)), (2, 1, 0));
     }
 
     #[test]

@@ -113,6 +113,13 @@ impl SkipCounts {
         self.counts[reason.index()] += 1;
     }
 
+    /// Adds every count of `other` (rows skipped elsewhere, counted apart).
+    pub fn merge(&mut self, other: &SkipCounts) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+    }
+
     /// Rows skipped for any reason.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
@@ -145,5 +152,15 @@ mod tests {
         assert_eq!(c.get(SkipReason::Empty), 0);
         assert_eq!(c.total(), 3);
         assert_eq!(c.iter().count(), SkipReason::ALL.len());
+    }
+
+    #[test]
+    fn merging_adds_each_reason() {
+        let (mut a, mut b) = (SkipCounts::default(), SkipCounts::default());
+        a.add(SkipReason::BadHex);
+        b.add(SkipReason::BadHex);
+        b.add(SkipReason::Empty);
+        a.merge(&b);
+        assert_eq!((a.get(SkipReason::BadHex), a.get(SkipReason::Empty), a.total()), (2, 1, 3));
     }
 }

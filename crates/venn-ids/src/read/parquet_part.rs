@@ -1,32 +1,68 @@
 //! Parquet parts: the identifier column (and segment columns) of a Parquet
 //! file, read through the `parquet` crate's Arrow reader.
 //!
-//! Only the named columns are decoded (a projection), one row group after
-//! another on the calling thread (row groups are not decoded in parallel:
-//! the normalizer, not decoding, is the cost per row). A column may be
-//! UTF-8 (`Utf8`, `LargeUtf8`, `Utf8View`), binary (`Binary`, `LargeBinary`,
-//! `BinaryView`) or fixed-size binary, plain or dictionary-encoded. A null
-//! is an empty field (skipped as `empty`). For the SHA-256 types a 32-byte
-//! binary value is the digest itself: it is read as its lowercase hex, so it
-//! produces exactly what the hex text does in a CSV file.
+//! Only the named columns are decoded (a projection). Row groups are decoded
+//! and normalized in parallel on rayon's threads: the footer is read once,
+//! consecutive row groups are joined into runs of about [`RUN_ROWS`] rows
+//! (a larger row group is a run alone), and each run is decoded into a
+//! buffer of its own (digests, labels, skip and shape counts). The runs are
+//! taken a window of at most two per thread at a time, and each window's
+//! buffers are merged into the [`Intake`] in row order before the next
+//! starts, so the outcome is exactly that of a sequential read (the first
+//! row of a duplicate gives its label; strict mode names the first invalid
+//! row) and memory stays a constant (the window's buffers, at most
+//! `2 × threads × max(RUN_ROWS, largest row group)` rows of 40 bytes) plus
+//! the distinct set, however many row groups the file holds. A file of one
+//! row group is read on one thread.
+//!
+//! A column may be UTF-8 (`Utf8`, `LargeUtf8`, `Utf8View`), binary
+//! (`Binary`, `LargeBinary`, `BinaryView`) or fixed-size binary, plain or
+//! dictionary-encoded. A null is an empty field (skipped as `empty`). For
+//! the SHA-256 types a 32-byte binary value is the digest itself: it is read
+//! as its lowercase hex, so it produces exactly what the hex text does in a
+//! CSV file.
 
+use std::any::Any;
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use bytes::{Buf, Bytes};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
-use parquet::file::reader::ChunkReader;
+use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::reader::{ChunkReader, Length};
+use rayon::prelude::*;
 
-use super::{wanted_columns, Intake};
+use super::{wanted_columns, Intake, ReadOptions};
+use crate::digest::IdDigest;
 use crate::error::IdsError;
 use crate::id_type::IdType;
+use crate::normalize::Normalizer;
+use crate::shape::ShapeCounts;
+use crate::skip::{SkipCounts, SkipReason};
 use crate::source::Compression;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 8 * 1024;
+
+/// Rows one task decodes, at most, unless a single row group holds more:
+/// consecutive row groups are joined up to this many rows.
+const RUN_ROWS: u64 = 128 * 1024;
+
+/// Bytes a page-header read of a file fetches first; each further fetch of
+/// the same read doubles, up to [`MAX_FETCH`].
+const FIRST_FETCH: usize = 512;
+
+/// The largest single fetch of a page-header read.
+const MAX_FETCH: usize = 64 * 1024;
 
 /// One decoded column, typed once per batch.
 enum Column<'a> {
@@ -123,41 +159,152 @@ fn one_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().chars().take(200).collect()
 }
 
-impl Intake<'_> {
-    /// Reads one Parquet part from `input` (a file, or bytes in memory),
-    /// which `source` names in errors; returns its rows. Errors:
-    /// [`IdsError::MissingColumn`] / [`IdsError::DuplicateColumn`] naming the
-    /// file and its columns, [`IdsError::UnsupportedColumn`] for a column of
-    /// another type, [`IdsError::Corrupt`] for a file the reader rejects
-    /// (truncated, damaged), [`IdsError::InvalidRow`] in strict mode.
-    ///
-    /// A panic inside the `parquet` crate on a malformed file is caught and
-    /// reported as [`IdsError::Corrupt`] too: no file may crash the reader.
-    pub(super) fn parse_parquet<C: ChunkReader + 'static>(&mut self, input: C, source: &Path) -> Result<u64, IdsError> {
-        // The intake is dropped after any error (see `Intake`), so its
-        // half-updated state after a panic is never used.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_parquet(input, source)))
-            .unwrap_or_else(|_| Err(corrupt(source, "the Parquet reader failed on malformed data")))
+/// The input as the row-group tasks share it: cheap to clone, and safe to
+/// read from several threads at once.
+///
+/// A [`File`]'s own [`ChunkReader`] seeks a descriptor whose offset every
+/// clone shares, so two tasks reading at once could read each other's
+/// bytes: a file is read with positioned reads (`pread`) instead. Any other
+/// reader (bytes in memory, an object store) is used as it is, and must
+/// read each range independently of other calls.
+enum Source<C> {
+    File { file: File, len: u64 },
+    Other(C),
+}
+
+struct Shared<C>(Arc<Source<C>>);
+
+impl<C> Clone for Shared<C> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<C: ChunkReader + 'static> Shared<C> {
+    fn new(input: C) -> std::io::Result<Self> {
+        let mut slot = Some(input);
+        let file = (&mut slot as &mut dyn Any).downcast_mut::<Option<File>>().and_then(Option::take);
+        let source = match (file, slot) {
+            (Some(file), _) => Source::File { len: file.metadata()?.len(), file },
+            (None, Some(other)) => Source::Other(other),
+            (None, None) => unreachable!("the input is taken only when it is a file"),
+        };
+        Ok(Shared(Arc::new(source)))
+    }
+}
+
+impl<C: ChunkReader> Length for Shared<C> {
+    fn len(&self) -> u64 {
+        match &*self.0 {
+            Source::File { len, .. } => *len,
+            Source::Other(other) => other.len(),
+        }
+    }
+}
+
+impl<C: ChunkReader> ChunkReader for Shared<C> {
+    type T = SharedRead<C>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match &*self.0 {
+            Source::File { .. } => {
+                SharedRead::File { input: self.clone(), at: start, next_fetch: FIRST_FETCH, buffer: Bytes::new() }
+            }
+            Source::Other(other) => SharedRead::Other(other.get_read(start)?),
+        })
     }
 
-    fn decode_parquet<C: ChunkReader + 'static>(&mut self, input: C, source: &Path) -> Result<u64, IdsError> {
-        let options = self.options;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| corrupt(source, e))?;
-        let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().trim().to_owned()).collect();
-        let (id_index, segment_indices) = wanted_columns(&names, options, source)?;
-        let mut wanted: Vec<usize> = segment_indices.iter().copied().chain([id_index]).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        // Positions of the columns within the projected batch.
-        let at = |i: usize| wanted.binary_search(&i).unwrap_or_default();
-        let (id_at, segment_at): (usize, Vec<usize>) = (at(id_index), segment_indices.iter().map(|&i| at(i)).collect());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
-        let reader =
-            builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| corrupt(source, e))?;
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match &*self.0 {
+            Source::File { file, len } => {
+                if start.checked_add(length as u64).is_none_or(|end| end > *len) {
+                    return Err(parquet::errors::ParquetError::EOF(format!(
+                        "expected {length} bytes at offset {start} of a file of {len} bytes"
+                    )));
+                }
+                let mut buffer = vec![0u8; length];
+                file.read_exact_at(&mut buffer, start)?;
+                Ok(buffer.into())
+            }
+            Source::Other(other) => other.get_bytes(start, length),
+        }
+    }
+}
 
+/// A reader from an offset of a [`Shared`] input: a file's bytes are
+/// fetched by positioned reads, a few at first (a page header is short),
+/// then more as the read goes on.
+enum SharedRead<C: ChunkReader> {
+    File { input: Shared<C>, at: u64, next_fetch: usize, buffer: Bytes },
+    Other(C::T),
+}
+
+impl<C: ChunkReader> Read for SharedRead<C> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            SharedRead::Other(inner) => inner.read(out),
+            SharedRead::File { input, at, next_fetch, buffer } => {
+                if !buffer.has_remaining() {
+                    let left = input.len().saturating_sub(*at);
+                    let fetch = (*next_fetch as u64).min(left) as usize;
+                    if fetch == 0 {
+                        return Ok(0);
+                    }
+                    *buffer = input.get_bytes(*at, fetch).map_err(std::io::Error::other)?;
+                    *at += fetch as u64;
+                    *next_fetch = (*next_fetch * 2).min(MAX_FETCH);
+                }
+                let n = out.len().min(buffer.remaining());
+                buffer.copy_to_slice(&mut out[..n]);
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// What one run of row groups produced, to be merged in row order.
+#[derive(Default)]
+struct Decoded {
+    /// Rows read (up to and including an invalid row in strict mode).
+    rows: u64,
+    /// Valid rows' digests, in row order, duplicates included.
+    digests: Vec<IdDigest>,
+    /// With segments, each digest's label; empty without.
+    labels: Vec<u64>,
+    skipped: SkipCounts,
+    shapes: ShapeCounts,
+    /// In strict mode, the first invalid row (its index within the run) and
+    /// why; the run stops there.
+    invalid: Option<(u64, SkipReason)>,
+}
+
+/// What every task reads: the input, its footer and the columns wanted.
+struct Plan<'a, C> {
+    input: Shared<C>,
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    /// The id column's position within the projected batch.
+    id_at: usize,
+    /// Each segment column's position within the projected batch.
+    segment_at: Vec<usize>,
+    options: &'a ReadOptions,
+    normalizer: &'a Normalizer,
+    source: &'a Path,
+}
+
+impl<C: ChunkReader + 'static> Plan<'_, C> {
+    /// Decodes and normalizes the row groups `groups`, on this thread.
+    fn decode(&self, groups: Range<usize>) -> Result<Decoded, IdsError> {
+        let (options, source) = (self.options, self.source);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(self.input.clone(), self.meta.clone())
+            .with_row_groups(groups.collect())
+            .with_projection(self.mask.clone())
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| corrupt(source, e))?;
         let hashed = matches!(options.id_type, IdType::EmailSha256 | IdType::PhoneSha256);
-        let mut next_compaction = self.next_compaction();
-        let mut rows = 0u64;
+        let mut normalizer = self.normalizer.clone();
+        let mut out = Decoded::default();
         let mut hex = [0u8; 64];
         for batch in reader {
             let batch = batch.map_err(|e| corrupt(source, e))?;
@@ -168,15 +315,17 @@ impl Intake<'_> {
                     data_type: data_type.to_string(),
                 })
             };
-            let ids = typed(id_at, &options.id_column)?;
-            let segments = segment_at
+            let ids = typed(self.id_at, &options.id_column)?;
+            let segments = self
+                .segment_at
                 .iter()
                 .zip(options.segments.columns())
                 .map(|(&i, c)| typed(i, &c.name))
                 .collect::<Result<Vec<_>, _>>()?;
             let digest_as_hex = hashed && ids.is_binary();
+            out.digests.reserve(batch.num_rows());
             for row in 0..batch.num_rows() {
-                rows += 1;
+                out.rows += 1;
                 let field = ids.get(row).unwrap_or_default();
                 let field = if digest_as_hex && field.len() == 32 {
                     // Infallible: 64 bytes for 32.
@@ -185,25 +334,128 @@ impl Intake<'_> {
                 } else {
                     field
                 };
-                match self.normalizer.digest(field) {
+                match normalizer.digest(field) {
                     Ok(d) => {
-                        let label = (!segments.is_empty()).then(|| {
+                        out.digests.push(d);
+                        if !segments.is_empty() {
                             let fields: Vec<Option<&[u8]>> =
                                 segments.iter().map(|c| Some(c.get(row).unwrap_or_default())).collect();
-                            options.segments.label_of(&fields)
-                        });
-                        self.accept(d, label, &mut next_compaction);
+                            out.labels.push(options.segments.label_of(&fields));
+                        }
+                    }
+                    Err(reason) if options.strict => {
+                        out.invalid = Some((out.rows - 1, reason));
+                        return Ok(out);
                     }
                     Err(reason) => {
-                        if options.strict {
-                            // The row's line in a CSV export of the part (the header is line 1).
-                            let line = rows + 1;
-                            return Err(IdsError::InvalidRow { path: source.to_path_buf(), line, reason });
-                        }
-                        self.skipped.add(reason);
-                        self.shapes.add(field);
+                        out.skipped.add(reason);
+                        out.shapes.add(field);
                     }
                 }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Consecutive row groups joined into runs of up to `run_rows` rows (a
+/// larger row group alone), in order.
+fn runs(groups: &[RowGroupMetaData], run_rows: u64) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let (mut start, mut rows) = (0, 0u64);
+    for (i, group) in groups.iter().enumerate() {
+        let group_rows = u64::try_from(group.num_rows()).unwrap_or_default();
+        if i > start && rows + group_rows > run_rows {
+            runs.push(start..i);
+            (start, rows) = (i, 0);
+        }
+        rows += group_rows;
+    }
+    if start < groups.len() {
+        runs.push(start..groups.len());
+    }
+    runs
+}
+
+impl Intake<'_> {
+    /// Reads one Parquet part from `input` (a file, or bytes in memory),
+    /// which `source` names in errors; returns its rows. Errors:
+    /// [`IdsError::MissingColumn`] / [`IdsError::DuplicateColumn`] naming the
+    /// file and its columns, [`IdsError::UnsupportedColumn`] for a column of
+    /// another type, [`IdsError::Corrupt`] for a file the reader rejects
+    /// (truncated, damaged), [`IdsError::InvalidRow`] in strict mode (the
+    /// first invalid row's line in a CSV export of the part: its row number
+    /// plus one for the header).
+    ///
+    /// A panic inside the `parquet` crate on a malformed file (on any of the
+    /// threads decoding it) is caught and reported as [`IdsError::Corrupt`]
+    /// too: no file may crash the reader.
+    pub(super) fn parse_parquet<C: ChunkReader + 'static>(&mut self, input: C, source: &Path) -> Result<u64, IdsError> {
+        self.parse_parquet_in_runs(input, source, RUN_ROWS)
+    }
+
+    /// [`Intake::parse_parquet`] with runs of up to `run_rows` rows (tests
+    /// take small ones, to read a small file in many runs).
+    pub(super) fn parse_parquet_in_runs<C: ChunkReader + 'static>(
+        &mut self,
+        input: C,
+        source: &Path,
+        run_rows: u64,
+    ) -> Result<u64, IdsError> {
+        // The intake is dropped after any error (see `Intake`), so its
+        // half-updated state after a panic is never used.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_parquet(input, source, run_rows)))
+            .unwrap_or_else(|_| Err(corrupt(source, "the Parquet reader failed on malformed data")))
+    }
+
+    fn decode_parquet<C: ChunkReader + 'static>(
+        &mut self,
+        input: C,
+        source: &Path,
+        run_rows: u64,
+    ) -> Result<u64, IdsError> {
+        let options = self.options;
+        let input = Shared::new(input).map_err(|e| corrupt(source, e))?;
+        let meta = ArrowReaderMetadata::load(&input, ArrowReaderOptions::default()).map_err(|e| corrupt(source, e))?;
+        let names: Vec<String> = meta.schema().fields().iter().map(|f| f.name().trim().to_owned()).collect();
+        let (id_index, segment_indices) = wanted_columns(&names, options, source)?;
+        let mut wanted: Vec<usize> = segment_indices.iter().copied().chain([id_index]).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Positions of the columns within the projected batch.
+        let at = |i: usize| wanted.binary_search(&i).unwrap_or_default();
+        let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.iter().copied());
+        let runs = runs(meta.metadata().row_groups(), run_rows);
+        let normalizer = self.normalizer.clone();
+        let plan = Plan {
+            input,
+            meta,
+            mask,
+            id_at: at(id_index),
+            segment_at: segment_indices.iter().map(|&i| at(i)).collect(),
+            options,
+            normalizer: &normalizer,
+            source,
+        };
+
+        let window = 2 * rayon::current_num_threads().max(1);
+        let mut next_compaction = self.next_compaction();
+        let mut rows = 0u64;
+        for runs in runs.chunks(window) {
+            let decoded: Vec<Result<Decoded, IdsError>> = runs.par_iter().map(|r| plan.decode(r.clone())).collect();
+            for run in decoded {
+                let run = run?;
+                for (i, d) in run.digests.into_iter().enumerate() {
+                    self.accept(d, run.labels.get(i).copied(), &mut next_compaction);
+                }
+                self.skipped.merge(&run.skipped);
+                self.shapes.merge(&run.shapes);
+                if let Some((index, reason)) = run.invalid {
+                    // The row's line in a CSV export of the part (the header is line 1).
+                    let line = rows + index + 2;
+                    return Err(IdsError::InvalidRow { path: source.to_path_buf(), line, reason });
+                }
+                rows += run.rows;
             }
         }
         self.rows_read += rows;

@@ -2,12 +2,14 @@
 //! values, so a column read wrongly (or a digest taken from the wrong
 //! bytes) fails.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, BinaryArray, DictionaryArray, FixedSizeBinaryArray, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
@@ -180,4 +182,142 @@ fn reads_a_directory_of_parquet_parts_in_order_and_names_a_bad_one() {
     write(dir.path(), "part-1.parquet", &part1[..part1.len() - 10]);
     let err = read_identifiers(dir.path(), &sha_options()).unwrap_err();
     assert!(err.to_string().contains("part-1.parquet"), "{err}");
+}
+
+/// Reads one Parquet part from `input` in runs of up to `run_rows` rows, on
+/// a pool of `threads` threads (so that runs overlap even on one CPU).
+fn read_in_runs<C: parquet::file::reader::ChunkReader + 'static>(
+    input: C,
+    options: &ReadOptions,
+    run_rows: u64,
+    threads: usize,
+) -> Result<ReadOutcome, IdsError> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let mut intake = Intake::new(options);
+        let rows = intake.parse_parquet_in_runs(input, Path::new("list.parquet"), run_rows)?;
+        intake.parts.push(PartCount {
+            path: "list.parquet".into(),
+            compression: Compression::Parquet,
+            rows_read: rows,
+        });
+        Ok(intake.finish())
+    })
+}
+
+/// `outcome` without its parts (a CSV and a Parquet part differ in name and
+/// compression only).
+fn without_parts(mut outcome: ReadOutcome) -> ReadOutcome {
+    outcome.parts.clear();
+    outcome
+}
+
+/// `email` and `tier` columns as a Parquet file in row groups of `group`
+/// rows, and as CSV text (a null is an empty field).
+fn email_tier_files(rows: &[(Option<String>, &str)], group: usize) -> (Vec<u8>, Vec<u8>) {
+    let emails: ArrayRef = Arc::new(StringArray::from_iter(rows.iter().map(|(e, _)| e.as_deref())));
+    let tiers: ArrayRef = Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, t)| *t)));
+    let parquet = parquet_of(vec![("email", emails), ("tier", tiers)], group);
+    let mut csv = b"email,tier\n".to_vec();
+    for (email, tier) in rows {
+        csv.extend_from_slice(format!("{},{tier}\n", email.as_deref().unwrap_or_default()).as_bytes());
+    }
+    (parquet, csv)
+}
+
+fn tier_options() -> ReadOptions {
+    let tier = crate::SegmentColumn { name: "tier".into(), values: vec!["gold".into(), "silver".into()] };
+    ReadOptions { segments: crate::LabelScheme::new(vec![tier]), ..ReadOptions::new("email", IdType::Email) }
+}
+
+/// 3,000 rows: invalid emails, nulls, and duplicates of earlier rows (most
+/// in an earlier row group) under another tier.
+fn mixed_rows() -> Vec<(Option<String>, &'static str)> {
+    let tiers = ["gold", "silver", "bronze"];
+    (0..3_000)
+        .map(|i| {
+            let email = match i % 10 {
+                3 => Some(format!("not-an-email-{i}")),
+                5 => None,
+                7 => Some(format!("User{}@Example.com", i / 4)),
+                _ => Some(format!("user{i}@example.com")),
+            };
+            (email, tiers[i % 3])
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_runs_read_exactly_as_the_csv_and_as_one_sequential_run() {
+    let rows = mixed_rows();
+    let (parquet, csv) = email_tier_files(&rows, 100);
+    let options = tier_options();
+    let want = without_parts(read_identifiers_from(csv.as_slice(), Path::new("a.csv"), &options).unwrap());
+    assert!(want.skipped() > 0 && want.duplicates > 0 && !want.labels.is_empty(), "{want:?}");
+    let sequential = read_in_runs(Bytes::from(parquet.clone()), &options, u64::MAX, 1).unwrap();
+    assert_eq!(sequential.parts[0].rows_read, 3_000);
+    assert_eq!(without_parts(sequential), want);
+    // One row group a run (30 runs, windows of 2 × threads), and runs of
+    // two and a half row groups (joined to two).
+    for (run_rows, threads) in [(0, 1), (0, 3), (0, 4), (250, 2)] {
+        let got = read_in_runs(Bytes::from(parquet.clone()), &options, run_rows, threads).unwrap();
+        assert_eq!(without_parts(got), want, "runs of {run_rows} rows on {threads} threads");
+    }
+}
+
+#[test]
+fn a_file_read_by_parallel_runs_reads_each_runs_own_bytes() {
+    // A `File`'s own ChunkReader seeks an offset shared by every clone of
+    // the descriptor; tasks reading at once must not read each other's
+    // pages.
+    let (parquet, csv) = email_tier_files(&mixed_rows(), 50);
+    let options = tier_options();
+    let want = without_parts(read_identifiers_from(csv.as_slice(), Path::new("a.csv"), &options).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "list.parquet", &parquet);
+    for _ in 0..5 {
+        let got = read_in_runs(File::open(&path).unwrap(), &options, 0, 4).unwrap();
+        assert_eq!(without_parts(got), want);
+    }
+    assert_eq!(without_parts(read_identifiers(&path, &options).unwrap()), want);
+}
+
+#[test]
+fn a_duplicate_in_a_later_row_group_keeps_the_first_rows_label() {
+    let mut rows: Vec<(Option<String>, &str)> = (0..2_000).map(|i| (Some(format!("u{i}@x.co")), "gold")).collect();
+    // Rows 5 and 250 are in one window of runs, 1,250 and 1,990 in later ones.
+    rows[5] = (Some("dup@x.co".into()), "gold");
+    rows[250] = (Some("Dup@x.co".into()), "silver");
+    rows[1_250] = (Some("DUP@x.co".into()), "silver");
+    rows[1_990] = (Some("dup@x.co".into()), "bronze");
+    let (parquet, _) = email_tier_files(&rows, 100);
+    let options = tier_options();
+    let dup = Normalizer::new(IdType::Email, EmailProfile::Standard, Region::US).digest(b"dup@x.co").unwrap();
+    for (run_rows, threads) in [(u64::MAX, 1), (0, 3)] {
+        let got = read_in_runs(Bytes::from(parquet.clone()), &options, run_rows, threads).unwrap();
+        assert_eq!((got.valid, got.duplicates), (2_000, 3));
+        let at = got.digests.binary_search(&dup).unwrap();
+        assert_eq!(got.labels[at], 0, "gold, the first row's tier, not silver (1) or other (2)");
+    }
+}
+
+#[test]
+fn strict_mode_names_the_first_invalid_row_of_a_later_row_group() {
+    let mut rows: Vec<(Option<String>, &str)> = (0..3_000).map(|i| (Some(format!("u{i}@x.co")), "gold")).collect();
+    rows[1_750] = (Some("no-at-sign".into()), "gold");
+    rows[2_930] = (Some(String::new()), "gold");
+    let (parquet, csv) = email_tier_files(&rows, 100);
+    let options = ReadOptions { strict: true, ..tier_options() };
+    let csv_err = read_identifiers_from(csv.as_slice(), Path::new("a.csv"), &options).unwrap_err();
+    assert!(matches!(csv_err, IdsError::InvalidRow { line: 1_752, .. }), "{csv_err:?}");
+    for (run_rows, threads) in [(u64::MAX, 1), (0, 1), (0, 3), (700, 2)] {
+        let err = read_in_runs(Bytes::from(parquet.clone()), &options, run_rows, threads).unwrap_err();
+        match err {
+            IdsError::InvalidRow { line, reason, path } => {
+                assert_eq!((line, path.as_path()), (1_752, Path::new("list.parquet")), "runs of {run_rows} rows");
+                assert!(matches!(&csv_err, IdsError::InvalidRow { reason: r, .. } if *r == reason));
+            }
+            other => panic!("runs of {run_rows} rows: {other:?}"),
+        }
+    }
 }
