@@ -8,7 +8,7 @@
 //! |----------------------------------------|----------------------------------------------------------|
 //! | `s3://bucket/audience/` (ends in `/`)  | every object under the prefix, at any depth (Hive-style `date=…/` folders too), sorted by key; keys with a segment starting `.` or `_` (`_SUCCESS`, `_temporary/…`) are left out |
 //! | `s3://bucket/audience/part-*.parquet`  | the objects whose keys match the pattern (`*?[` in the last segment), sorted |
-//! | `s3://bucket/audience.csv.gz`          | that object; if there is none, the prefix `audience/` as above |
+//! | `s3://bucket/audience` (no `/`)        | that object; if there is none, the prefix `audience/` as above |
 //! | `https://host/path/file.csv.gz`        | that file (HTTPS has no listing)                         |
 //!
 //! Each part is then read as a local one is: compression and Parquet told
@@ -51,10 +51,16 @@ pub use store::install_crypto_provider;
 pub struct RemoteUrl {
     url: Url,
     scheme: ObjectStoreScheme,
-    /// The key (or prefix, or pattern) within the bucket or container.
+    /// The key (or prefix, or pattern) within the bucket or container,
+    /// decoded, without a trailing `/`.
     key: String,
+    /// `key` as the store's path.
+    path: ObjectPath,
     /// The URL ended in `/`: a prefix, never one object.
     prefix_only: bool,
+    /// What part names start with: the URL up to the key (scheme, host and,
+    /// where the bucket is in the path, the bucket).
+    base: String,
 }
 
 /// URL schemes read as object stores.
@@ -73,7 +79,7 @@ impl RemoteUrl {
     }
 
     fn parse_url(text: &str) -> Result<RemoteUrl, IdsError> {
-        let bad = |detail: String| IdsError::BadUrl { url: text.to_owned(), detail };
+        let bad = |detail: String| IdsError::BadUrl { url: redacted(text), detail };
         let url = Url::parse(text).map_err(|e| bad(e.to_string()))?;
         if !SCHEMES.contains(&url.scheme()) {
             return Err(bad(format!(
@@ -81,37 +87,35 @@ impl RemoteUrl {
                 url.scheme()
             )));
         }
-        let (scheme, _) = ObjectStoreScheme::parse(&url).map_err(|e| bad(one_line(&e.to_string())))?;
-        // The key as written (percent-decoded): object_store's own path
-        // drops a trailing `/`, which is what marks a prefix here.
-        let path = match scheme {
-            // https://account.blob.core.windows.net/container/key and the
-            // like carry their bucket in the path.
-            ObjectStoreScheme::MicrosoftAzure | ObjectStoreScheme::AmazonS3 if url.scheme().starts_with("http") => {
-                url.path().trim_start_matches('/').split_once('/').map(|(_, k)| k.to_owned()).unwrap_or_default()
-            }
-            _ => url.path().trim_start_matches('/').to_owned(),
-        };
-        let key = percent_decode(&path);
-        let prefix_only = key.is_empty() || key.ends_with('/');
+        // Secrets never sit in a URL that venn prints, reports or logs.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("credentials in a URL are not read: give them through the environment".into()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "a URL with a query (a pre-signed or SAS URL) is not read: name the object without it and give \
+                 credentials through the environment"
+                    .into(),
+            ));
+        }
+        let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|e| bad(one_line(&e.to_string())))?;
+        let key = path.as_ref().to_owned();
+        let prefix_only = key.is_empty() || url.path().ends_with('/');
         if scheme == ObjectStoreScheme::Http && prefix_only {
             return Err(bad("name one file: HTTPS servers do not list a folder's files".into()));
         }
-        Ok(RemoteUrl { url, scheme, key: key.trim_end_matches('/').to_owned(), prefix_only })
+        // The path as written, decoded: what precedes the key in it is the
+        // bucket (https://s3.REGION.amazonaws.com/BUCKET/key and the like).
+        let written = percent_decode(url.path().trim_matches('/'));
+        let bucket = written.strip_suffix(key.as_str()).unwrap_or_default().trim_end_matches('/');
+        let origin = &url[..url::Position::BeforePath];
+        let base = if bucket.is_empty() { origin.to_owned() } else { format!("{origin}/{bucket}") };
+        Ok(RemoteUrl { scheme, key, path, prefix_only, base, url })
     }
 
     /// The URL of the object at `key` in the same bucket.
     fn object_url(&self, key: &ObjectPath) -> String {
-        let text = self.url.as_str();
-        let base_len = text.len() - self.url.path().len() - self.url.query().map_or(0, |q| q.len() + 1);
-        let base = &text[..base_len];
-        let bucket = match (&self.scheme, self.url.scheme().starts_with("http")) {
-            (ObjectStoreScheme::MicrosoftAzure | ObjectStoreScheme::AmazonS3, true) => {
-                self.url.path().trim_start_matches('/').split('/').next().map(|b| format!("/{b}")).unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        format!("{base}{bucket}/{key}")
+        format!("{}/{key}", self.base)
     }
 
     /// What to check when the store refuses or cannot be reached.
@@ -137,6 +141,21 @@ impl RemoteUrl {
 impl fmt::Display for RemoteUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.url.as_str())
+    }
+}
+
+/// `text` without what may hold a secret (user, password, query,
+/// fragment), for an error message about a URL that is refused.
+fn redacted(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => text.split(['?', '#', '@']).next().unwrap_or_default().to_owned(),
     }
 }
 
@@ -199,14 +218,19 @@ pub(crate) fn read_from(url: &RemoteUrl, store: Arc<dyn ObjectStore>, intake: &m
 async fn list(url: &RemoteUrl, store: &dyn ObjectStore) -> Result<Vec<ObjectMeta>, IdsError> {
     let failed = |e: object_store::Error| store_error(url, &url.to_string(), e);
     let last = url.key.rsplit('/').next().unwrap_or_default();
-    if !url.prefix_only && !last.contains(['*', '?', '[']) {
-        match store.head(&ObjectPath::from(url.key.as_str())).await {
+    let is_pattern = !url.prefix_only && last.contains(['*', '?', '[']);
+    if !url.prefix_only && !is_pattern {
+        match store.head(&url.path).await {
             Ok(meta) => return Ok(vec![meta]),
+            // HTTPS has no listing to fall back on.
+            Err(e @ object_store::Error::NotFound { .. }) if url.scheme == ObjectStoreScheme::Http => {
+                return Err(failed(e))
+            }
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(failed(e)),
         }
     }
-    let pattern = (!url.prefix_only && last.contains(['*', '?', '[']))
+    let pattern = is_pattern
         .then(|| {
             glob::Pattern::new(&url.key).map_err(|e| IdsError::BadPattern {
                 pattern: url.to_string().into(),
@@ -215,22 +239,45 @@ async fn list(url: &RemoteUrl, store: &dyn ObjectStore) -> Result<Vec<ObjectMeta
         })
         .transpose()?;
     let prefix = match &pattern {
-        Some(_) => url.key.rsplit_once('/').map(|(dir, _)| dir).unwrap_or_default(),
-        None => url.key.as_str(),
+        Some(_) => {
+            let dir = url.key.rsplit_once('/').map(|(dir, _)| dir).unwrap_or_default();
+            ObjectPath::parse(dir)
+                .map_err(|e| IdsError::BadUrl { url: url.to_string(), detail: one_line(&e.to_string()) })?
+        }
+        None => url.path.clone(),
     };
-    let prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
+    let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
     let mut parts: Vec<ObjectMeta> = store.list(prefix.as_ref()).try_collect().await.map_err(failed)?;
     let depth = prefix.as_ref().map_or(0, |p| p.parts().count());
+    // `*` stops at `/`, as in a local glob: the pattern is of the last segment.
+    let options = glob::MatchOptions { require_literal_separator: true, ..glob::MatchOptions::new() };
     parts.retain(|meta| {
         let hidden = meta.location.parts().skip(depth).any(|s| s.as_ref().starts_with(['.', '_']));
-        let matches = pattern.as_ref().is_none_or(|p| p.matches(meta.location.as_ref()));
-        !hidden && matches && !meta.location.as_ref().ends_with('/')
+        let matches = pattern.as_ref().is_none_or(|p| p.matches_with(meta.location.as_ref(), options));
+        !hidden && matches
     });
+    parts.sort_by(|a, b| a.location.cmp(&b.location));
+    // Empty "folder" objects that consoles create (`audience/`, listed
+    // without their `/`) are not parts: the prefix itself, or an empty
+    // object whose key is the folder of the next one.
+    let folders: Vec<bool> = {
+        let keys: Vec<&str> = parts.iter().map(|m| m.location.as_ref()).collect();
+        let has_children = |key: &str| {
+            let folder = format!("{key}/");
+            let first = keys.partition_point(|k| *k < folder.as_str());
+            keys.get(first).is_some_and(|k| k.starts_with(&folder))
+        };
+        parts
+            .iter()
+            .map(|m| m.size == 0 && (prefix.as_ref() == Some(&m.location) || has_children(m.location.as_ref())))
+            .collect()
+    };
+    let mut is_folder = folders.into_iter();
+    parts.retain(|_| !is_folder.next().unwrap_or(false));
     if parts.is_empty() {
         let why = if pattern.is_some() { "matches no object" } else { "holds no object (nor is one)" };
         return Err(IdsError::NoParts { spec: url.to_string().into(), why });
     }
-    parts.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(parts)
 }
 
@@ -245,20 +292,9 @@ fn read_object(url: &RemoteUrl, object: &Object, intake: &mut Intake<'_>) -> Res
             size => object.fetch(0..size.min(4)).map_err(|e| IdsError::Open { path: source.into(), source: e })?,
         };
         if Compression::detect(&prefix) == Compression::Parquet {
-            let footer = ObjectChunks::new(object.clone(), Vec::new());
-            // Where column chunks end, so that page reads stop there; a
-            // footer that does not parse is reported by the reader below.
-            let ends = ParquetMetaDataReader::new()
-                .parse_and_finish(&footer)
-                .map(|meta| {
-                    meta.row_groups()
-                        .iter()
-                        .flat_map(|rg| rg.columns().iter().map(|c| c.byte_range()))
-                        .map(|(start, len)| start + len)
-                        .collect()
-                })
-                .unwrap_or_default();
-            intake.read_parquet_part(ObjectChunks::new(object.clone(), ends), source)?;
+            let chunks = ObjectChunks::new(object.clone());
+            chunks.set_chunk_ends(column_chunk_ends(&chunks));
+            intake.read_parquet_part(chunks, source)?;
         } else {
             intake.read_part(ObjectStream::open(object), source)?;
         }
@@ -270,6 +306,27 @@ fn read_object(url: &RemoteUrl, object: &Object, intake: &mut Intake<'_>) -> Res
         (Err(_), Some(e)) => Err(store_error(url, &name, e)),
         (result, _) => result,
     }
+}
+
+/// Where the column chunks of a Parquet part end, from its footer (read
+/// through `chunks`' cache, which then serves the reader too), so that page
+/// reads stop there. Empty for a footer that does not parse: the reader
+/// reports that itself. Offsets are checked, never trusted: a malformed
+/// footer can hold negative ones.
+fn column_chunk_ends(chunks: &ObjectChunks) -> Vec<u64> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetMetaDataReader::new().parse_and_finish(chunks).ok()
+    }));
+    let Ok(Some(meta)) = parsed else { return Vec::new() };
+    meta.row_groups()
+        .iter()
+        .flat_map(|rg| rg.columns())
+        .filter_map(|c| {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let start = u64::try_from(start).ok()?;
+            start.checked_add(u64::try_from(c.compressed_size()).ok()?)
+        })
+        .collect()
 }
 
 fn store_error(url: &RemoteUrl, name: &str, e: object_store::Error) -> IdsError {

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
@@ -30,13 +30,16 @@ use parquet::file::reader::{ChunkReader, Length};
 pub(super) const CHUNK: u64 = 8 << 20;
 
 /// Requests of a text part in flight ahead of the parser: memory is bounded
-/// by about `(IN_FLIGHT + 2) × CHUNK` per part.
+/// by about `(2 × IN_FLIGHT + 2) × CHUNK` per part (48 MiB): the requests in
+/// flight, the chunks waiting in the channel, one waiting for room in it and
+/// the one being parsed.
 pub(super) const IN_FLIGHT: usize = 2;
 
 /// Most bytes one Parquet miss fetches.
 pub(super) const READ_AHEAD: u64 = 4 << 20;
 
-/// Blocks a Parquet part keeps: `CACHED_BLOCKS × READ_AHEAD` bytes at most.
+/// Blocks a Parquet part's cache keeps: `CACHED_BLOCKS × READ_AHEAD` bytes
+/// (64 MiB), plus at most a block held by each page reader at work.
 const CACHED_BLOCKS: usize = 16;
 
 /// One listed object and how to reach it. Cheap to clone.
@@ -73,10 +76,13 @@ impl Object {
 
 /// `range` of the version of the object `meta` describes.
 async fn fetch(store: Arc<dyn ObjectStore>, meta: ObjectMeta, range: Range<u64>) -> object_store::Result<Bytes> {
+    // A server that gives neither an ETag nor a modification time leaves
+    // the epoch here: no precondition can be asked of it.
+    let dated = meta.last_modified.timestamp() > 0;
     let options = GetOptions {
         range: Some(range.into()),
         if_match: meta.e_tag.clone(),
-        if_unmodified_since: meta.e_tag.is_none().then_some(meta.last_modified),
+        if_unmodified_since: (meta.e_tag.is_none() && dated).then_some(meta.last_modified),
         ..GetOptions::default()
     };
     store.get_opts(&meta.location, options).await?.bytes().await
@@ -88,6 +94,10 @@ pub(super) struct ObjectStream {
     chunks: Receiver<io::Result<Bytes>>,
     current: Bytes,
     done: bool,
+    /// Bytes received, checked against the object's size at the end: a
+    /// fetching task that stopped early never passes for a whole object.
+    received: u64,
+    size: u64,
 }
 
 impl ObjectStream {
@@ -111,7 +121,7 @@ impl ObjectStream {
                 }
             }
         });
-        ObjectStream { chunks: rx, current: Bytes::new(), done: false }
+        ObjectStream { chunks: rx, current: Bytes::new(), done: false, received: 0, size: object.size() }
     }
 }
 
@@ -122,13 +132,24 @@ impl Read for ObjectStream {
                 return Ok(0);
             }
             match self.chunks.recv() {
-                Ok(Ok(chunk)) => self.current = chunk,
+                Ok(Ok(chunk)) => {
+                    self.received += chunk.len() as u64;
+                    self.current = chunk;
+                }
                 Ok(Err(e)) => {
                     self.done = true;
                     return Err(e);
                 }
-                // Every range was sent: the object is read.
-                Err(_) => self.done = true,
+                // Every range was sent, or the task stopped.
+                Err(_) => {
+                    self.done = true;
+                    if self.received != self.size {
+                        return Err(io::Error::other(format!(
+                            "the download stopped after {} of {} bytes",
+                            self.received, self.size
+                        )));
+                    }
+                }
             }
         }
         let n = buf.len().min(self.current.remaining());
@@ -142,22 +163,26 @@ impl Read for ObjectStream {
 #[derive(Clone)]
 pub(super) struct ObjectChunks(Arc<Blocks>);
 
-/// An object's recently fetched blocks.
+/// An object's recently fetched blocks, least recently used first.
 struct Blocks {
     object: Object,
     /// Ends of the file's column chunks, sorted: a fetch stops at the next.
-    chunk_ends: Vec<u64>,
+    chunk_ends: OnceLock<Vec<u64>>,
     cache: Mutex<VecDeque<(u64, Bytes)>>,
 }
 
 impl ObjectChunks {
-    /// Reads `object`; `chunk_ends` are where the file's column chunks end
-    /// (from its footer, empty before it is read), so that no fetch reads
-    /// into a column that is not wanted.
-    pub(super) fn new(object: Object, mut chunk_ends: Vec<u64>) -> ObjectChunks {
-        chunk_ends.sort_unstable();
-        chunk_ends.dedup();
-        ObjectChunks(Arc::new(Blocks { object, chunk_ends, cache: Mutex::new(VecDeque::new()) }))
+    pub(super) fn new(object: Object) -> ObjectChunks {
+        ObjectChunks(Arc::new(Blocks { object, chunk_ends: OnceLock::new(), cache: Mutex::new(VecDeque::new()) }))
+    }
+
+    /// Tells where the file's column chunks end (from its footer), so that
+    /// no fetch reads into a column that is not wanted. Before this, a
+    /// fetch may run to the end of the object (the footer is there).
+    pub(super) fn set_chunk_ends(&self, mut ends: Vec<u64>) {
+        ends.sort_unstable();
+        ends.dedup();
+        let _ = self.0.chunk_ends.set(ends);
     }
 }
 
@@ -165,17 +190,18 @@ impl Blocks {
     /// The bytes from `at` to the end of the block that holds it, fetching
     /// that block on a miss. Never empty below the object's size.
     fn block_at(&self, at: u64) -> io::Result<Bytes> {
-        let hit = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(s, b)| (*s..*s + b.len() as u64).contains(&at))
-            .map(|(s, b)| b.slice((at - s) as usize..));
-        if let Some(hit) = hit {
-            return Ok(hit);
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = cache.iter().position(|(s, b)| (*s..*s + b.len() as u64).contains(&at)) {
+                // Most recently used goes last.
+                let entry = cache.remove(i).unwrap_or_default();
+                let hit = entry.1.slice((at - entry.0) as usize..);
+                cache.push_back(entry);
+                return Ok(hit);
+            }
         }
-        let limit = self.chunk_ends.iter().copied().find(|&end| end > at).unwrap_or(self.object.size());
+        let ends = self.chunk_ends.get().map(Vec::as_slice).unwrap_or_default();
+        let limit = ends[ends.partition_point(|&end| end <= at)..].first().copied().unwrap_or(self.object.size());
         let end = (at + READ_AHEAD).min(limit).min(self.object.size());
         let block = self.object.fetch(at..end)?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());

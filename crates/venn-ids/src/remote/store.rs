@@ -8,9 +8,12 @@
 //! | `s3://bucket/key`      | `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (`AWS_SESSION_TOKEN`); the profile `AWS_PROFILE` (or `default`) of `~/.aws/credentials`; web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`, EKS); the container endpoint (ECS); the instance metadata service (EC2) |
 //! | `gs://bucket/key`      | `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_APPLICATION_CREDENTIALS`; gcloud's application default credentials; the metadata server (GCE, GKE) |
 //! | `az://container/key`   | `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY`, a SAS token or a client secret; workload identity; managed identity |
-//! | `https://host/path`    | none: a public or pre-signed URL                                                       |
+//! | `https://host/path`    | none: a public file                                                                    |
 //!
-//! The region comes from `AWS_REGION` (or `AWS_DEFAULT_REGION`), else from
+//! Only static keys are read from a profile (`aws_access_key_id`,
+//! `aws_secret_access_key`, `aws_session_token`); a profile that assumes a
+//! role, uses SSO or a `credential_process` gives no keys here, so the chain
+//! goes on to the roles of the machine. The region comes from `AWS_REGION` (or `AWS_DEFAULT_REGION`), else from
 //! the profile in `~/.aws/config`. An S3-compatible store (MinIO, Ceph,
 //! R2, a test server) is named by `AWS_ENDPOINT_URL`; a plain-`http://`
 //! endpoint must be allowed with `AWS_ALLOW_HTTP=true`, so that keys never
@@ -24,27 +27,19 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use super::RemoteUrl;
 use crate::error::IdsError;
 
-/// How long to wait for a connection to the store.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long one request may take. Requests are ranges of at most
-/// [`super::reader::CHUNK`] bytes, so this allows ~1 MB/s at worst.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Retries of a failed request (with backoff), and the time they may take
 /// together: a store that is down fails the read within a minute, not
-/// after object_store's default of three.
+/// after object_store's default of three. Timeouts, proxies and the other
+/// client settings are object_store's, or what the environment sets
+/// (`AWS_TIMEOUT`, `AWS_PROXY_URL`, ...): each request is a range of at
+/// most [`super::reader::CHUNK`] bytes, well within the default 30 s.
 fn retry() -> RetryConfig {
     RetryConfig { max_retries: 4, retry_timeout: Duration::from_secs(60), ..RetryConfig::default() }
-}
-
-fn client_options(allow_http: bool) -> ClientOptions {
-    ClientOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(REQUEST_TIMEOUT).with_allow_http(allow_http)
 }
 
 /// Installs ring as the process's TLS crypto provider (reqwest is built
@@ -66,29 +61,19 @@ pub(super) fn connect(url: &RemoteUrl) -> Result<Arc<dyn ObjectStore>, IdsError>
     let text = url.url.as_str();
     let store: Arc<dyn ObjectStore> = match url.scheme {
         ObjectStoreScheme::AmazonS3 => Arc::new(s3_builder(url)?.with_url(text).build().map_err(failed)?),
-        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-            GoogleCloudStorageBuilder::from_env()
-                .with_url(text)
-                .with_retry(retry())
-                .with_client_options(client_options(false))
-                .build()
-                .map_err(failed)?,
-        ),
-        ObjectStoreScheme::MicrosoftAzure => Arc::new(
-            MicrosoftAzureBuilder::from_env()
-                .with_url(text)
-                .with_retry(retry())
-                .with_client_options(client_options(false))
-                .build()
-                .map_err(failed)?,
-        ),
+        ObjectStoreScheme::GoogleCloudStorage => {
+            Arc::new(GoogleCloudStorageBuilder::from_env().with_url(text).with_retry(retry()).build().map_err(failed)?)
+        }
+        ObjectStoreScheme::MicrosoftAzure => {
+            Arc::new(MicrosoftAzureBuilder::from_env().with_url(text).with_retry(retry()).build().map_err(failed)?)
+        }
         ObjectStoreScheme::Http => {
             let origin = url.url.origin().ascii_serialization();
             Arc::new(
                 HttpBuilder::new()
                     .with_url(origin)
                     .with_retry(retry())
-                    .with_client_options(client_options(url.url.scheme() == "http"))
+                    .with_client_options(ClientOptions::new().with_allow_http(url.url.scheme() == "http"))
                     .build()
                     .map_err(failed)?,
             )
@@ -107,8 +92,7 @@ pub(super) fn connect(url: &RemoteUrl) -> Result<Arc<dyn ObjectStore>, IdsError>
 /// environment leaves out; instance roles are object_store's own fallback.
 fn s3_builder(url: &RemoteUrl) -> Result<AmazonS3Builder, IdsError> {
     let mut builder = AmazonS3Builder::from_env();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let profile_name = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
+    let profile_name = std::env::var("AWS_PROFILE").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "default".into());
     if builder.get_config_value(&AmazonS3ConfigKey::AccessKeyId).is_none() {
         if let Some(keys) = profile_keys(&profile_name) {
             builder = builder.with_access_key_id(keys.access_key_id).with_secret_access_key(keys.secret_access_key);
@@ -122,18 +106,22 @@ fn s3_builder(url: &RemoteUrl) -> Result<AmazonS3Builder, IdsError> {
             builder = builder.with_region(region);
         }
     }
-    let allow_http = env("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint).unwrap_or_default();
-    if endpoint.starts_with("http://") && !allow_http {
-        return Err(IdsError::BadUrl {
-            url: url.to_string(),
-            detail: format!(
-                "the endpoint {endpoint} (AWS_ENDPOINT_URL) is plain HTTP; set AWS_ALLOW_HTTP=true to send \
-                 credentials and data over it"
-            ),
-        });
+    // AWS_ALLOW_HTTP as object_store parses it (true, 1, yes, on, y).
+    let allow_http =
+        builder.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp)).is_some_and(|v| v == "true");
+    for key in [AmazonS3ConfigKey::Endpoint, AmazonS3ConfigKey::S3Endpoint] {
+        let endpoint = builder.get_config_value(&key).unwrap_or_default();
+        if endpoint.starts_with("http://") && !allow_http {
+            return Err(IdsError::BadUrl {
+                url: url.to_string(),
+                detail: format!(
+                    "the endpoint {endpoint} (AWS_ENDPOINT_URL) is plain HTTP; set AWS_ALLOW_HTTP=true to send \
+                     credentials and data over it"
+                ),
+            });
+        }
     }
-    Ok(builder.with_retry(retry()).with_client_options(client_options(allow_http)))
+    Ok(builder.with_retry(retry()))
 }
 
 /// Static keys of one profile of the shared credentials file.

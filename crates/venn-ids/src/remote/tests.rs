@@ -29,7 +29,7 @@ fn store_with(objects: &[(&str, Vec<u8>)]) -> Arc<dyn ObjectStore> {
     let store = Arc::new(InMemory::new());
     let rt = runtime();
     for (key, bytes) in objects {
-        rt.block_on(store.put(&ObjectPath::from(*key), PutPayload::from(bytes.clone()))).unwrap();
+        rt.block_on(store.put(&ObjectPath::parse(*key).unwrap(), PutPayload::from(bytes.clone()))).unwrap();
     }
     store
 }
@@ -63,6 +63,64 @@ fn local_paths_are_not_urls_and_unknown_schemes_are_refused() {
     assert!(err.to_string().contains("ftp:// is not a store venn reads"), "{err}");
     let err = RemoteUrl::parse("https://example.com/lists/").unwrap().unwrap_err();
     assert!(err.to_string().contains("name one file"), "{err}");
+}
+
+#[test]
+fn urls_with_secrets_are_refused_without_printing_them() {
+    for text in [
+        "https://files.example.com/f.csv?X-Amz-Signature=deadbeef",
+        "https://acct.blob.core.windows.net/c/k.csv?sv=1&sig=deadbeef",
+        "s3://user:deadbeef@bucket/k.csv",
+        "https://example.com/f.csv#deadbeef",
+    ] {
+        let err = RemoteUrl::parse(text).unwrap().unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, IdsError::BadUrl { .. }), "{text}: {err:?}");
+        assert!(!message.contains("deadbeef"), "the secret is printed: {message}");
+    }
+}
+
+#[test]
+fn the_bucket_in_an_https_path_is_not_a_key() {
+    // Path style: the bucket is the first segment.
+    let u = url("https://s3.eu-west-1.amazonaws.com/acme/audience/");
+    assert_eq!((u.key.as_str(), u.prefix_only), ("audience", true));
+    assert_eq!(
+        u.object_url(&ObjectPath::from("audience/p.csv")),
+        "https://s3.eu-west-1.amazonaws.com/acme/audience/p.csv"
+    );
+    // Virtual-hosted style: the bucket is in the host name.
+    let u = url("https://acme.s3.eu-west-1.amazonaws.com/audience/");
+    assert_eq!((u.key.as_str(), u.prefix_only), ("audience", true));
+    assert_eq!(
+        u.object_url(&ObjectPath::from("audience/p.csv")),
+        "https://acme.s3.eu-west-1.amazonaws.com/audience/p.csv"
+    );
+    let u = url("https://acme.s3.eu-west-1.amazonaws.com/audience/x.csv");
+    assert_eq!((u.key.as_str(), u.prefix_only), ("audience/x.csv", false));
+    // A plain server with a port.
+    let u = url("http://127.0.0.1:8080/exports/a.csv");
+    assert_eq!(u.object_url(&ObjectPath::from("exports/a.csv")), "http://127.0.0.1:8080/exports/a.csv");
+}
+
+#[test]
+fn a_pattern_stays_in_its_folder_and_folder_objects_are_no_parts() {
+    let store = store_with(&[
+        ("audience/", Vec::new()),
+        ("audience/date=1/", Vec::new()),
+        ("audience/date=1/part-0.csv", csv_of(&people(40, 12))),
+        ("audience/part-0.csv", csv_of(&people(30, 13))),
+        ("audience/archive/part-9.csv", b"garbage".to_vec()),
+        ("team~a/x.csv", csv_of(&people(20, 14))),
+    ]);
+    let outcome = read_remote_from("s3://bucket/audience/*.csv", store.clone(), &sha_options()).unwrap();
+    assert_eq!(outcome.parts.len(), 1, "{:?}", outcome.parts);
+    assert_eq!(outcome.rows_read, 30);
+    let err = read_remote_from("s3://bucket/audience/", store.clone(), &sha_options()).unwrap_err();
+    // Folder objects are skipped; the archive's garbage is a part.
+    assert!(err.to_string().contains("s3://bucket/audience/archive/part-9.csv has no column"), "{err}");
+    let outcome = read_remote_from("s3://bucket/team~a/x.csv", store, &sha_options()).unwrap();
+    assert_eq!(outcome.rows_read, 20);
 }
 
 #[test]
@@ -197,7 +255,8 @@ fn ranges_of_a_parquet_part_are_its_bytes_whatever_the_blocks() {
         s.spawn(|| {
             use parquet::file::reader::ChunkReader;
             use std::io::Read;
-            let chunks = ObjectChunks::new(listed.clone(), vec![1000, READ_AHEAD + 5, len]);
+            let chunks = ObjectChunks::new(listed.clone());
+            chunks.set_chunk_ends(vec![READ_AHEAD + 5, 1000, len]);
             for (start, n) in [
                 (0u64, 10usize),
                 (995, 10),
