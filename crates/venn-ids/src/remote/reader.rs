@@ -38,9 +38,15 @@ pub(super) const IN_FLIGHT: usize = 2;
 /// Most bytes one Parquet miss fetches.
 pub(super) const READ_AHEAD: u64 = 4 << 20;
 
-/// Blocks a Parquet part's cache keeps: `CACHED_BLOCKS × READ_AHEAD` bytes
-/// (64 MiB), plus at most a block held by each page reader at work.
-const CACHED_BLOCKS: usize = 16;
+/// Blocks a Parquet part's cache keeps: four per decoding thread (the
+/// Parquet reader decodes two runs of row groups per thread at a time, each
+/// reading its own column chunks), at least 16 and at most 64, so
+/// `16–64 × READ_AHEAD` bytes (64–256 MiB), plus at most a block held by
+/// each page reader at work. Fewer would make concurrent readers evict
+/// each other's blocks and fetch them again.
+fn cached_blocks() -> usize {
+    (4 * rayon::current_num_threads()).clamp(16, 64)
+}
 
 /// One listed object and how to reach it. Cheap to clone.
 #[derive(Clone)]
@@ -205,7 +211,7 @@ impl Blocks {
         let end = (at + READ_AHEAD).min(limit).min(self.object.size());
         let block = self.object.fetch(at..end)?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() == CACHED_BLOCKS {
+        if cache.len() >= cached_blocks() {
             cache.pop_front();
         }
         cache.push_back((at, block.clone()));
