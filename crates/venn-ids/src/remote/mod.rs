@@ -25,7 +25,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -198,12 +198,7 @@ pub(crate) fn read_from(url: &RemoteUrl, store: Arc<dyn ObjectStore>, intake: &m
                     .map_err(|e| remote_error(url, &url.to_string(), &e.to_string()))?;
                 let parts = runtime.block_on(list(url, store.as_ref()))?;
                 for meta in parts {
-                    let object = Object {
-                        store: store.clone(),
-                        meta,
-                        runtime: runtime.handle().clone(),
-                        failure: Arc::new(Mutex::new(None)),
-                    };
+                    let object = Object::new(store.clone(), meta, runtime.handle().clone());
                     read_object(url, &object, intake)?;
                 }
                 Ok(())
@@ -301,8 +296,7 @@ fn read_object(url: &RemoteUrl, object: &Object, intake: &mut Intake<'_>) -> Res
         Ok(())
     })();
     // A store error is reported as itself, whatever the decoder made of it.
-    let failure = object.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-    match (result, failure) {
+    match (result, object.take_failure()) {
         (Err(_), Some(e)) => Err(store_error(url, &name, e)),
         (result, _) => result,
     }

@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -56,15 +57,30 @@ pub(super) struct Object {
     pub(super) runtime: tokio::runtime::Handle,
     /// The first error of the store while reading this object, kept so that
     /// the caller reports it as it is, not as a decoder's rewording.
-    pub(super) failure: Arc<Mutex<Option<object_store::Error>>>,
+    failure: Arc<Mutex<Option<object_store::Error>>>,
+    /// Bytes downloaded so far.
+    fetched: Arc<AtomicU64>,
 }
 
 impl Object {
+    pub(super) fn new(store: Arc<dyn ObjectStore>, meta: ObjectMeta, runtime: tokio::runtime::Handle) -> Object {
+        Object { store, meta, runtime, failure: Arc::default(), fetched: Arc::default() }
+    }
+
     /// Fetches `range` of the listed version, blocking this thread (which
     /// must not be one of the runtime's).
     pub(super) fn fetch(&self, range: Range<u64>) -> Result<Bytes, io::Error> {
-        let request = fetch(self.store.clone(), self.meta.clone(), range);
-        self.runtime.block_on(request).map_err(|e| self.failed(e))
+        self.runtime.block_on(fetch(self.clone(), range)).map_err(|e| self.failed(e))
+    }
+
+    /// The store error that stopped the read, if one did (taken once).
+    pub(super) fn take_failure(&self) -> Option<object_store::Error> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Bytes downloaded so far, all requests together.
+    pub(super) fn fetched(&self) -> u64 {
+        self.fetched.load(Ordering::Relaxed)
     }
 
     /// Keeps the first store error and turns it into an I/O error.
@@ -80,8 +96,9 @@ impl Object {
     }
 }
 
-/// `range` of the version of the object `meta` describes.
-async fn fetch(store: Arc<dyn ObjectStore>, meta: ObjectMeta, range: Range<u64>) -> object_store::Result<Bytes> {
+/// `range` of the listed version of `object`.
+async fn fetch(object: Object, range: Range<u64>) -> object_store::Result<Bytes> {
+    let meta = &object.meta;
     // A server that gives neither an ETag nor a modification time leaves
     // the epoch here: no precondition can be asked of it.
     let dated = meta.last_modified.timestamp() > 0;
@@ -91,7 +108,9 @@ async fn fetch(store: Arc<dyn ObjectStore>, meta: ObjectMeta, range: Range<u64>)
         if_unmodified_since: (meta.e_tag.is_none() && dated).then_some(meta.last_modified),
         ..GetOptions::default()
     };
-    store.get_opts(&meta.location, options).await?.bytes().await
+    let bytes = object.store.get_opts(&meta.location, options).await?.bytes().await?;
+    object.fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    Ok(bytes)
 }
 
 /// A text part front to back: a task of the runtime fetches [`CHUNK`]-byte
@@ -114,8 +133,7 @@ impl ObjectStream {
         let task_object = object.clone();
         object.runtime.spawn(async move {
             let o = &task_object;
-            let mut fetched =
-                futures::stream::iter(ranges).map(|r| fetch(o.store.clone(), o.meta.clone(), r)).buffered(IN_FLIGHT);
+            let mut fetched = futures::stream::iter(ranges).map(|r| fetch(o.clone(), r)).buffered(IN_FLIGHT);
             while let Some(result) = fetched.next().await {
                 let failed = result.is_err();
                 let item = result.map_err(|e| o.failed(e));
