@@ -78,7 +78,9 @@ impl Object {
         self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Bytes downloaded so far, all requests together.
+    /// Bytes downloaded so far, all requests together (tests check what a
+    /// read costs).
+    #[cfg(test)]
     pub(super) fn fetched(&self) -> u64 {
         self.fetched.load(Ordering::Relaxed)
     }
