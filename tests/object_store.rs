@@ -134,13 +134,44 @@ fn people() -> (Vec<Person>, Vec<Person>) {
 }
 
 /// The platform's people as three Parquet part files (row groups of 500
-/// rows, SHA-256 columns) under `audience/`, with a `_SUCCESS` marker.
+/// rows, SHA-256 columns): `(name, bytes)`.
+fn audience_parts(platform: &[Person]) -> Vec<(String, Vec<u8>)> {
+    let parts = platform.chunks(PLATFORM_ROWS.div_ceil(3));
+    parts
+        .enumerate()
+        .map(|(i, part)| {
+            (format!("part-{i:05}.parquet"), write_parquet(part, SideFormat::Sha256, Vec::new(), 500).unwrap())
+        })
+        .collect()
+}
+
+/// [`audience_parts`] under `audience/`, with a `_SUCCESS` marker.
 fn upload_audience(bucket: &Bucket, platform: &[Person]) {
-    for (i, part) in platform.chunks(PLATFORM_ROWS.div_ceil(3)).enumerate() {
-        let bytes = write_parquet(part, SideFormat::Sha256, Vec::new(), 500).unwrap();
-        bucket.put(&format!("audience/part-{i:05}.parquet"), bytes);
+    for (name, bytes) in audience_parts(platform) {
+        bucket.put(&format!("audience/{name}"), bytes);
     }
     bucket.put("audience/_SUCCESS", Vec::new());
+}
+
+/// `venn index build` of `input` (`column` read as `id_type`) into `out`,
+/// through `command` (its environment): the counts of the line it prints
+/// about what it read, "N distinct identifiers (...)".
+fn index_build_counts(
+    command: &mut Command,
+    s: &Parties,
+    input: &str,
+    [column, id_type]: [&str; 2],
+    out: &str,
+) -> String {
+    let output = command
+        .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
+        .args(["--id-column", column, "--id-type", id_type, "--out", &s.p(out)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let read = stdout.lines().find(|l| l.starts_with("Read ")).unwrap_or_else(|| panic!("no Read line: {stdout}"));
+    read.split_once(": ").map(|(_, counts)| counts.to_owned()).unwrap()
 }
 
 fn report(parties: &Parties, name: &str) -> serde_json::Value {
@@ -224,24 +255,12 @@ fn index_build_reads_parquet_parts_from_s3_as_it_reads_them_from_disk() {
     let s = Parties::new();
     let local = s.path("audience");
     std::fs::create_dir(&local).unwrap();
-    for (i, part) in platform.chunks(PLATFORM_ROWS.div_ceil(3)).enumerate() {
-        let bytes = write_parquet(part, SideFormat::Sha256, Vec::new(), 500).unwrap();
-        std::fs::write(local.join(format!("part-{i:05}.parquet")), bytes).unwrap();
+    for (name, bytes) in audience_parts(&platform) {
+        std::fs::write(local.join(name), bytes).unwrap();
     }
-    let build = |input: &str, out: &str| {
-        let output = bucket
-            .venn()
-            .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
-            .args(["--id-column", "email_sha256", "--id-type", "email-sha256", "--out", &s.p(out)])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", text(&output.stderr));
-        let stdout = text(&output.stdout);
-        let read = stdout.lines().find(|l| l.starts_with("Read ")).expect("a Read line").to_owned();
-        (read.split_once(": ").map(|(_, counts)| counts.to_owned()).unwrap(), s.path(out))
-    };
-    let (remote_counts, remote_dir) = build(&bucket.url("audience/"), "index-s3");
-    let (local_counts, local_dir) = build(local.to_str().unwrap(), "index-local");
+    let sha = ["email_sha256", "email-sha256"];
+    let remote_counts = index_build_counts(&mut bucket.venn(), &s, &bucket.url("audience/"), sha, "index-s3");
+    let local_counts = index_build_counts(&mut bucket.venn(), &s, local.to_str().unwrap(), sha, "index-local");
     assert!(remote_counts.starts_with(&format!("{} distinct", venn_cli::report::group(PLATFORM_ROWS as u64))));
     assert_eq!(remote_counts, local_counts);
     // The same identifiers make the same filter parts (builds are deterministic).
@@ -254,7 +273,7 @@ fn index_build_reads_parquet_parts_from_s3_as_it_reads_them_from_disk() {
             .map(|n| std::fs::read(dir.join(n)).unwrap())
             .collect::<Vec<_>>()
     };
-    assert_eq!(parts(&remote_dir), parts(&local_dir));
+    assert_eq!(parts(&s.path("index-s3")), parts(&s.path("index-local")));
 }
 
 #[test]
@@ -301,20 +320,12 @@ fn a_plain_url_reads_one_public_file_by_ranges() {
     unsigned_put(&endpoint, &format!("/{}/exports/customers.csv.gz", bucket.name), &gz);
     let s = Parties::new();
     std::fs::write(s.path("customers.csv.gz"), &gz).unwrap();
-    // No credentials at all: a public (or pre-signed) URL.
-    let read_line = |input: &str, out: &str| {
-        let output = Command::new(VENN)
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
-            .args(["--id-column", "email", "--id-type", "email", "--out", &s.p(out)])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", text(&output.stderr));
-        let stdout = text(&output.stdout);
-        stdout.lines().find(|l| l.starts_with("Read ")).expect("a Read line").split_once(": ").unwrap().1.to_owned()
-    };
+    // No credentials at all: a public file.
+    let mut anonymous = Command::new(VENN);
+    anonymous.env_remove("AWS_ACCESS_KEY_ID");
+    let plain = ["email", "email"];
     let url = format!("{}/{}/exports/customers.csv.gz", endpoint.trim_end_matches('/'), bucket.name);
-    let remote = read_line(&url, "index-http");
+    let remote = index_build_counts(&mut anonymous, &s, &url, plain, "index-http");
     assert!(remote.starts_with(&format!("{} distinct", venn_cli::report::group(BRAND_ROWS as u64))), "{remote}");
-    assert_eq!(remote, read_line(&s.p("customers.csv.gz"), "index-local"));
+    assert_eq!(remote, index_build_counts(&mut Command::new(VENN), &s, &s.p("customers.csv.gz"), plain, "index-local"));
 }
