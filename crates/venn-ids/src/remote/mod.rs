@@ -23,6 +23,7 @@
 //! its own with a one-worker Tokio runtime, so that it can be called from
 //! anywhere, inside another runtime's blocking task too.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -254,21 +255,17 @@ async fn list(url: &RemoteUrl, store: &dyn ObjectStore) -> Result<Vec<ObjectMeta
     parts.sort_by(|a, b| a.location.cmp(&b.location));
     // Empty "folder" objects that consoles create (`audience/`, listed
     // without their `/`) are not parts: the prefix itself, or an empty
-    // object whose key is the folder of the next one.
-    let folders: Vec<bool> = {
-        let keys: Vec<&str> = parts.iter().map(|m| m.location.as_ref()).collect();
-        let has_children = |key: &str| {
-            let folder = format!("{key}/");
-            let first = keys.partition_point(|k| *k < folder.as_str());
-            keys.get(first).is_some_and(|k| k.starts_with(&folder))
-        };
-        parts
-            .iter()
-            .map(|m| m.size == 0 && (prefix.as_ref() == Some(&m.location) || has_children(m.location.as_ref())))
-            .collect()
-    };
-    let mut is_folder = folders.into_iter();
-    parts.retain(|_| !is_folder.next().unwrap_or(false));
+    // object whose key is a folder of another key.
+    let folders: HashSet<&str> = parts
+        .iter()
+        .flat_map(|m| {
+            let key = m.location.as_ref();
+            key.match_indices('/').map(move |(i, _)| &key[..i])
+        })
+        .collect();
+    let is_folder =
+        |m: &ObjectMeta| m.size == 0 && (prefix.as_ref() == Some(&m.location) || folders.contains(m.location.as_ref()));
+    let parts: Vec<ObjectMeta> = parts.iter().filter(|m| !is_folder(m)).cloned().collect();
     if parts.is_empty() {
         let why = if pattern.is_some() { "matches no object" } else { "holds no object (nor is one)" };
         return Err(IdsError::NoParts { spec: url.to_string().into(), why });
