@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::{Buf, Bytes};
@@ -26,6 +25,7 @@ use futures::StreamExt;
 use object_store::{GetOptions, ObjectMeta, ObjectStore};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
+use tokio::sync::mpsc;
 
 /// Bytes per request of a text part.
 pub(super) const CHUNK: u64 = 8 << 20;
@@ -118,7 +118,7 @@ async fn fetch(object: Object, range: Range<u64>) -> object_store::Result<Bytes>
 /// A text part front to back: a task of the runtime fetches [`CHUNK`]-byte
 /// ranges, [`IN_FLIGHT`] at a time, in order; this end reads them.
 pub(super) struct ObjectStream {
-    chunks: Receiver<io::Result<Bytes>>,
+    chunks: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
     done: bool,
     /// Bytes received, checked against the object's size at the end: a
@@ -129,7 +129,7 @@ pub(super) struct ObjectStream {
 
 impl ObjectStream {
     pub(super) fn open(object: &Object) -> ObjectStream {
-        let (tx, rx) = sync_channel::<io::Result<Bytes>>(IN_FLIGHT);
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(IN_FLIGHT);
         let ranges: Vec<Range<u64>> =
             (0..object.size()).step_by(CHUNK as usize).map(|s| s..(s + CHUNK).min(object.size())).collect();
         let task_object = object.clone();
@@ -138,10 +138,8 @@ impl ObjectStream {
             let mut fetched = futures::stream::iter(ranges).map(|r| fetch(o.clone(), r)).buffered(IN_FLIGHT);
             while let Some(result) = fetched.next().await {
                 let failed = result.is_err();
-                let item = result.map_err(|e| o.failed(e));
-                // The channel is bounded: wait for room off the runtime's thread.
-                let tx = tx.clone();
-                let sent = tokio::task::spawn_blocking(move || tx.send(item).is_ok()).await.unwrap_or(false);
+                // Waits for room: the channel bounds what is held ahead.
+                let sent = tx.send(result.map_err(|e| o.failed(e))).await.is_ok();
                 if failed || !sent {
                     return;
                 }
@@ -157,17 +155,18 @@ impl Read for ObjectStream {
             if self.done {
                 return Ok(0);
             }
-            match self.chunks.recv() {
-                Ok(Ok(chunk)) => {
+            // This thread is not the runtime's: blocking here is allowed.
+            match self.chunks.blocking_recv() {
+                Some(Ok(chunk)) => {
                     self.received += chunk.len() as u64;
                     self.current = chunk;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     self.done = true;
                     return Err(e);
                 }
                 // Every range was sent, or the task stopped.
-                Err(_) => {
+                None => {
                     self.done = true;
                     if self.received != self.size {
                         return Err(io::Error::other(format!(
