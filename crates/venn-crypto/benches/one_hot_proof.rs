@@ -21,8 +21,8 @@ const CONTEXT: &[u8] = b"bench session";
 
 fn one_hot_proof(c: &mut Criterion) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a rayon pool");
-    let keys = LabelKeys::random(LABELS);
-    let keys = keys.public();
+    let owner = LabelKeys::random(LABELS);
+    let keys = owner.public();
     let labels: Vec<u16> = (0..RECORDS).map(|i| (i * 7 % LABELS) as u16).collect();
     let (cts, proofs) = encrypt_one_hot_proven(keys, &labels, CONTEXT).expect("labels in range");
 
@@ -34,6 +34,9 @@ fn one_hot_proof(c: &mut Criterion) {
     });
     group.bench_function("encrypt_one_hot_proven", |b| {
         b.iter(|| pool.install(|| encrypt_one_hot_proven(keys, &labels, CONTEXT).expect("in range")))
+    });
+    group.bench_function("encrypt_one_hot_proven_by_owner", |b| {
+        b.iter(|| pool.install(|| owner.encrypt_one_hot_proven(&labels, CONTEXT).expect("in range")))
     });
     group.bench_function("verify_one_hot_batch", |b| {
         b.iter(|| pool.install(|| verify_one_hot_batch(keys, &cts, &proofs, CONTEXT).expect("honest proofs")))

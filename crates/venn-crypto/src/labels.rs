@@ -52,14 +52,24 @@ impl Drop for LabelKeys {
 impl LabelKeys {
     /// `count` fresh key pairs from the OS CSPRNG.
     pub fn random(count: usize) -> Self {
-        let secrets: Vec<Scalar> = (0..count).map(|_| Scalar::random(&mut OsRng)).collect();
-        let points = secrets.iter().map(|s| s * RISTRETTO_BASEPOINT_TABLE).collect();
-        Self { secrets, public: PublicLabelKeys::from_points(points) }
+        Self::from_secrets((0..count).map(|_| Scalar::random(&mut OsRng)).collect())
     }
 
     /// The public half.
     pub fn public(&self) -> &PublicLabelKeys {
         &self.public
+    }
+
+    /// The secret scalars `p_j`, for the owner's prover.
+    pub(crate) fn secrets(&self) -> &[Scalar] {
+        &self.secrets
+    }
+
+    /// Keys from given secrets (tests compare the owner's prover with the
+    /// public one on the same keys).
+    pub(crate) fn from_secrets(secrets: Vec<Scalar>) -> Self {
+        let points = secrets.iter().map(|s| s * RISTRETTO_BASEPOINT_TABLE).collect();
+        Self { secrets, public: PublicLabelKeys::from_points(points) }
     }
 
     /// `C_j − p_j·C₀` for every component `j ≥ 1` of one accumulated

@@ -43,8 +43,8 @@ use rand::seq::SliceRandom;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use venn_crypto::{
-    blind_batch, decrypt_accumulators, encrypt_one_hot_proven, proof_len, reblind_to_tags, verify_one_hot_batch,
-    Accumulator, BlindingKey, DiscreteLog, DomainTag, LabelKeys, PublicLabelKeys, Tag,
+    blind_batch, decrypt_accumulators, proof_len, reblind_to_tags, verify_one_hot_batch, Accumulator, BlindingKey,
+    DiscreteLog, DomainTag, LabelKeys, PublicLabelKeys, Tag,
 };
 
 use crate::{
@@ -699,8 +699,7 @@ impl Protocol for SegmentSession {
                 let (start, end) = (r.c.sent, (r.c.sent + per_receiver).min(r.c.stream.len()));
                 let points = blind_batch(&r.c.key, &r.c.dst, &r.c.stream.elements[start..end]);
                 let (ciphertexts, proofs) =
-                    encrypt_one_hot_proven(r.c.own_keys.public(), &r.c.stream.labels[start..end], &r.c.session_id.0)
-                        .ok()?;
+                    r.c.own_keys.encrypt_one_hot_proven(&r.c.stream.labels[start..end], &r.c.session_id.0).ok()?;
                 r.c.sent = end;
                 self.core.progress.points_sent += (end - start) as u64;
                 Some((Channel::Data, Message::LabeledPoints { points, labels: Labels::OneHot { ciphertexts, proofs } }))

@@ -155,6 +155,39 @@ fn honest_proofs_verify_for_every_label() {
 }
 
 #[test]
+fn the_owners_proofs_verify_and_open_like_the_public_provers() {
+    for l in [1usize, 2, 4, 16] {
+        let (secrets, keys) = keys(l);
+        let owner = crate::LabelKeys::from_secrets(secrets.clone());
+        let labels: Vec<u16> = (0..l as u16).chain((0..l as u16).rev()).chain([0, 0]).collect();
+        let (cts, proofs) = owner.encrypt_one_hot_proven(&labels, CONTEXT).unwrap();
+        assert_eq!((cts.len(), proofs.len()), (labels.len() * (l + 1), labels.len() * proof_len(l)));
+        // Verified under the public keys alone, as the aggregator does.
+        assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT), Ok(()), "L = {l}");
+        for (r, &label) in labels.iter().enumerate() {
+            let opened = open(&secrets, &cts[r * (l + 1)..(r + 1) * (l + 1)]);
+            let expected: Vec<RistrettoPoint> = one_hot(l, label as usize).iter().map(|m| m * G).collect();
+            assert_eq!(opened, expected, "L = {l}, record {r}");
+        }
+        // Bound to the context like the public prover's.
+        assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, b"another session"), Err(CryptoError::ProofRejected));
+        // Mixed in one batch with the public prover's records, all verify.
+        let (cts2, proofs2) = encrypt_one_hot_proven(&keys, &labels, CONTEXT).unwrap();
+        let both = ([cts.clone(), cts2].concat(), [proofs.clone(), proofs2].concat());
+        assert_eq!(verify_one_hot_batch(&keys, &both.0, &both.1, CONTEXT), Ok(()), "L = {l}");
+    }
+}
+
+#[test]
+fn the_owner_proves_out_of_range_labels_no_more_than_the_public_prover() {
+    let owner = crate::LabelKeys::from_secrets(keys(4).0);
+    assert_eq!(
+        owner.encrypt_one_hot_proven(&[0, 4], CONTEXT),
+        Err(CryptoError::LabelOutOfRange { label: 4, labels: 4 })
+    );
+}
+
+#[test]
 fn batches_across_chunk_boundaries_verify() {
     let (_, keys) = keys(2);
     let labels: Vec<u16> = (0..RECORDS_PER_CHUNK as u16 * 2 + 3).map(|i| i % 2).collect();
@@ -463,9 +496,12 @@ proptest::proptest! {
         raw in proptest::collection::vec(0u16..u16::MAX, 0..12),
         context in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
     ) {
-        let (_, keys) = keys(l);
+        let (secrets, keys) = keys(l);
         let labels: Vec<u16> = raw.iter().map(|v| v % l as u16).collect();
         let (cts, proofs) = encrypt_one_hot_proven(&keys, &labels, &context).unwrap();
+        proptest::prop_assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, &context), Ok(()));
+        let owner = crate::LabelKeys::from_secrets(secrets);
+        let (cts, proofs) = owner.encrypt_one_hot_proven(&labels, &context).unwrap();
         proptest::prop_assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, &context), Ok(()));
     }
 
