@@ -219,11 +219,24 @@ impl Accumulator {
 
     /// Adds one record's ciphertext (`width` encodings).
     pub fn add(&mut self, ciphertext: &[PointBytes]) -> Result<(), CryptoError> {
-        if ciphertext.len() != self.sums.len() {
-            return Err(CryptoError::RaggedCiphertexts { len: ciphertext.len(), width: self.sums.len() });
+        self.check_width(ciphertext.len())?;
+        let points = ciphertext.iter().enumerate().map(|(j, b)| decompress_at(b, j)).collect::<Result<Vec<_>, _>>()?;
+        self.add_points(&points)
+    }
+
+    fn check_width(&self, len: usize) -> Result<(), CryptoError> {
+        if len != self.sums.len() {
+            return Err(CryptoError::RaggedCiphertexts { len, width: self.sums.len() });
         }
-        for (j, (sum, bytes)) in self.sums.iter_mut().zip(ciphertext).enumerate() {
-            *sum += decompress_at(bytes, j)?;
+        Ok(())
+    }
+
+    /// Adds one record's ciphertext, already decompressed (as
+    /// [`crate::verify_one_hot_batch_points`] returns it).
+    pub fn add_points(&mut self, ciphertext: &[RistrettoPoint]) -> Result<(), CryptoError> {
+        self.check_width(ciphertext.len())?;
+        for (sum, point) in self.sums.iter_mut().zip(ciphertext) {
+            *sum += point;
         }
         Ok(())
     }

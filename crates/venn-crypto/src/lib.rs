@@ -59,7 +59,9 @@ pub use labels::{
     decrypt_accumulators, encrypt_one_hot, Accumulator, DiscreteLog, LabelKeys, PublicLabelKeys, MAX_LABELS,
 };
 pub use noise::{discrete_laplace, epsilon_to_rational, NoiseError, EPSILON_DENOMINATOR, MAX_EPSILON};
-pub use one_hot_proof::{encrypt_one_hot_proven, proof_len, verify_one_hot_batch, OneHotProof};
+pub use one_hot_proof::{
+    encrypt_one_hot_proven, proof_len, verify_one_hot_batch, verify_one_hot_batch_points, OneHotProof,
+};
 pub use oprf::{
     blind_batch_summed, epoch_tags, evaluate_batch, evaluate_batch_summed, filter_key, unblind_to_filter_keys,
     unblind_to_filter_keys_summed, SumAccumulator, FILTER_KEY_DST,

@@ -528,6 +528,18 @@ pub fn verify_one_hot_batch(
     proofs: &[u8],
     context: &[u8],
 ) -> Result<(), CryptoError> {
+    verify_one_hot_batch_points(keys, ciphertexts, proofs, context).map(|_| ())
+}
+
+/// [`verify_one_hot_batch`], returning the ciphertexts' points once they
+/// are proven, decompressed, in order: the aggregator adds them into its
+/// accumulators without decompressing them a second time.
+pub fn verify_one_hot_batch_points(
+    keys: &PublicLabelKeys,
+    ciphertexts: &[PointBytes],
+    proofs: &[u8],
+    context: &[u8],
+) -> Result<Vec<RistrettoPoint>, CryptoError> {
     let l = keys.len();
     let width = l + 1;
     if !ciphertexts.len().is_multiple_of(width) {
@@ -549,9 +561,11 @@ pub fn verify_one_hot_batch(
     let mut total = RistrettoPoint::identity();
     let mut g = Scalar::ZERO;
     let mut p = vec![Scalar::ZERO; l];
+    let mut points = Vec::with_capacity(ciphertexts.len());
     // Chunks are collected in order, so the first error has the lowest index.
     for part in parts {
         let part = part?;
+        points.extend(part.ciphertexts);
         total += part.point;
         g += part.g;
         for (sum, x) in p.iter_mut().zip(&part.p) {
@@ -563,7 +577,7 @@ pub fn verify_one_hot_batch(
         std::iter::once(G).chain(keys.points().iter().copied()),
     );
     if (total + shared).is_identity() {
-        Ok(())
+        Ok(points)
     } else {
         Err(CryptoError::ProofRejected)
     }
@@ -575,6 +589,8 @@ struct PartialSum {
     point: RistrettoPoint,
     g: Scalar,
     p: Vec<Scalar>,
+    /// The chunk's ciphertext points, decompressed, in order.
+    ciphertexts: Vec<RistrettoPoint>,
 }
 
 /// Parses, hashes and weighs one chunk of records starting at `first`.
@@ -594,6 +610,7 @@ fn verify_chunk(
     let mut points = Vec::with_capacity(records * per_record);
     let mut g = Scalar::ZERO;
     let mut p = vec![Scalar::ZERO; l];
+    let mut ciphertexts = Vec::with_capacity(cts.len());
     let mut weight_bytes = vec![0u8; equations(l) * 16];
     for (r, (ct, proof_bytes)) in cts.chunks_exact(width).zip(proofs.chunks_exact(plen)).enumerate() {
         let record = first + r;
@@ -649,11 +666,12 @@ fn verify_chunk(
             coeff[j + 1] += delta_c;
             p[j] -= delta_z;
         }
-        points.extend(ct_points);
+        points.extend_from_slice(&ct_points);
+        ciphertexts.extend(ct_points);
         scalars.extend(coeff);
     }
     let point = RistrettoPoint::vartime_multiscalar_mul(&scalars, &points);
-    Ok(PartialSum { point, g, p })
+    Ok(PartialSum { point, g, p, ciphertexts })
 }
 
 #[cfg(test)]

@@ -43,8 +43,8 @@ use rand::seq::SliceRandom;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use venn_crypto::{
-    blind_batch, decrypt_accumulators, proof_len, reblind_to_tags, verify_one_hot_batch, Accumulator, BlindingKey,
-    DiscreteLog, DomainTag, LabelKeys, PublicLabelKeys, Tag,
+    blind_batch, decrypt_accumulators, proof_len, reblind_to_tags, verify_one_hot_batch_points, Accumulator,
+    BlindingKey, DiscreteLog, DomainTag, LabelKeys, PublicLabelKeys, Tag,
 };
 
 use crate::{
@@ -507,15 +507,17 @@ impl Aggregating {
             return Err(Misbehavior::BadLabels.into());
         }
         let tags = self.c.reblind(&points)?;
-        verify_one_hot_batch(&self.c.peer_keys, &ciphertexts, &proofs, &self.c.session_id.0)
+        // The proven ciphertexts come back decompressed: each point is
+        // decompressed once, for the proof and the sum alike.
+        let proven = verify_one_hot_batch_points(&self.c.peer_keys, &ciphertexts, &proofs, &self.c.session_id.0)
             .map_err(Misbehavior::UnprovenLabels)?;
         let unmatched = self.marginal.len();
-        for (tag, ciphertext) in tags.iter().zip(ciphertexts.chunks_exact(width)) {
+        for (tag, ciphertext) in tags.iter().zip(proven.chunks_exact(width)) {
             let target = match self.own_tags.binary_search(tag) {
                 Ok(pos) => self.own_tag_labels[pos] as usize,
                 Err(_) => unmatched,
             };
-            self.accumulators[target].add(ciphertext).map_err(|_| Misbehavior::BadCiphertext)?;
+            self.accumulators[target].add_points(ciphertext).map_err(|_| Misbehavior::BadCiphertext)?;
             #[cfg(test)]
             {
                 self.adds += 1;

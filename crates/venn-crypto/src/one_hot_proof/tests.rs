@@ -188,6 +188,21 @@ fn the_owner_proves_out_of_range_labels_no_more_than_the_public_prover() {
 }
 
 #[test]
+fn verified_points_are_the_ciphertexts_decompressed_in_order() {
+    let (_, keys) = keys(3);
+    // More than one rayon chunk, so their points must come back in order.
+    let labels: Vec<u16> = (0..RECORDS_PER_CHUNK as u16 + 5).map(|i| i % 3).collect();
+    let (cts, proofs) = encrypt_one_hot_proven(&keys, &labels, CONTEXT).unwrap();
+    let points = verify_one_hot_batch_points(&keys, &cts, &proofs, CONTEXT).unwrap();
+    assert_eq!(points, cts.iter().map(point).collect::<Vec<_>>());
+    assert_eq!(
+        verify_one_hot_batch_points(&keys, &cts, &proofs, b"another session"),
+        Err(CryptoError::ProofRejected),
+        "no points without a proof"
+    );
+}
+
+#[test]
 fn batches_across_chunk_boundaries_verify() {
     let (_, keys) = keys(2);
     let labels: Vec<u16> = (0..RECORDS_PER_CHUNK as u16 * 2 + 3).map(|i| i % 2).collect();
