@@ -140,6 +140,18 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The platform serves `users`, the brand connects with `customers`; both
+/// succeed and report the generator's overlap.
+fn match_lists(s: &Setup, users: &str, customers: &str) {
+    let (server, addr) = s.serve(&s.p(users));
+    let client = Running::start(&s.connect_args(addr, &s.p(customers)));
+    let (client, _) = client.wait(LIMIT);
+    let (server, _) = server.wait(LIMIT);
+    assert!(client.status.success(), "connect failed: {}", text(&client.stderr));
+    assert!(server.status.success(), "serve failed: {}", text(&server.stderr));
+    assert_exact_overlap(s);
+}
+
 /// Both reports give the generator's overlap and both sides' sizes.
 fn assert_exact_overlap(s: &Setup) {
     let (brand, platform) = (s.report("brand"), s.report("platform"));
@@ -158,13 +170,7 @@ fn a_brand_connects_with_customers_csv_gz_and_both_find_the_exact_overlap() {
     assert_eq!(&gz[..2], &[0x1f, 0x8b], "venn gen --format csv.gz writes gzip");
     assert_eq!(gunzip(&gz), std::fs::read(s.path("customers.csv")).unwrap(), "the same rows as --format csv");
 
-    let (server, addr) = s.serve(&s.p("users.csv"));
-    let client = Running::start(&s.connect_args(addr, &s.p("customers.csv.gz")));
-    let (client, _) = client.wait(LIMIT);
-    let (server, _) = server.wait(LIMIT);
-    assert!(client.status.success(), "connect failed: {}", text(&client.stderr));
-    assert!(server.status.success(), "serve failed: {}", text(&server.stderr));
-    assert_exact_overlap(&s);
+    match_lists(&s, "users.csv", "customers.csv.gz");
 
     let input = &s.report("brand")["input"];
     assert_eq!(input["rows_read"], BRAND_ROWS as u64);
@@ -182,13 +188,7 @@ fn a_platform_serves_users_parquet_and_both_find_the_exact_overlap() {
     s.generate("csv.gz");
     assert_eq!(&std::fs::read(s.path("users.parquet")).unwrap()[..4], b"PAR1");
 
-    let (server, addr) = s.serve(&s.p("users.parquet"));
-    let client = Running::start(&s.connect_args(addr, &s.p("customers.csv.gz")));
-    let (client, _) = client.wait(LIMIT);
-    let (server, _) = server.wait(LIMIT);
-    assert!(client.status.success(), "connect failed: {}", text(&client.stderr));
-    assert!(server.status.success(), "serve failed: {}", text(&server.stderr));
-    assert_exact_overlap(&s);
+    match_lists(&s, "users.parquet", "customers.csv.gz");
 
     let input = &s.report("platform")["input"];
     assert_eq!(input["rows_read"], PLATFORM_ROWS as u64);
