@@ -56,9 +56,11 @@ fn floor_dst() -> Vec<u8> {
     dst
 }
 
-/// Everything `venn bench` measured.
+/// Where and how a `venn bench` result was made, flattened into each
+/// result's JSON (`command`, `commit`, `worktree_clean`, `machine`,
+/// `load_average_start`).
 #[derive(Debug, Serialize)]
-pub struct BenchResult {
+pub struct Provenance {
     /// The command line that ran this, with the environment variables that
     /// change the run (`RAYON_NUM_THREADS`, `VENN_SOCKET_BUFFER`) in front.
     pub command: String,
@@ -70,6 +72,35 @@ pub struct BenchResult {
     pub machine: Machine,
     /// Load averages (1, 5, 15 minutes) when the run started.
     pub load_average_start: [f64; 3],
+}
+
+impl Provenance {
+    /// This run's command line, checkout and machine, with the load average
+    /// taken when it started.
+    pub(crate) fn of_run(load_average_start: [f64; 3]) -> Self {
+        let (commit, worktree_clean) = commit();
+        Provenance { command: command_line(), commit, worktree_clean, machine: machine(), load_average_start }
+    }
+
+    /// "machine: CPU, N CPUs; load average …; commit …" for a text report,
+    /// with `load` saying what the load figures are.
+    pub(crate) fn describe(&self, load: &str) -> String {
+        format!(
+            "machine: {}, {} CPUs; {load}; commit {}{}",
+            self.machine.cpu_model,
+            self.machine.cpus,
+            self.commit.get(..12).unwrap_or(&self.commit),
+            if self.worktree_clean == Some(false) { " with uncommitted changes" } else { "" }
+        )
+    }
+}
+
+/// Everything `venn bench` measured.
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    /// Command, checkout, machine and load.
+    #[serde(flatten)]
+    pub run: Provenance,
     /// Records in the brand's list (and in the platform's, unless
     /// `platform_rows` says otherwise).
     pub rows_per_side: u64,
@@ -471,15 +502,10 @@ pub(crate) async fn measure(args: &BenchArgs, rows: usize, platform_rows: usize)
         });
         previous = mark;
     }
-    let (commit, worktree_clean) = commit();
     let ratio_spread = floor.divide_into(end_to_end);
     let cpu_ratio_spread = floor_cpu.map(|f| cpu_ratio(end_to_end_cpu_us, &f));
     let result = BenchResult {
-        command: command_line(),
-        commit,
-        worktree_clean,
-        machine: machine(),
-        load_average_start,
+        run: Provenance::of_run(load_average_start),
         rows_per_side: rows as u64,
         platform_rows: platform_rows as u64,
         overlap: overlap as u64,
@@ -548,17 +574,7 @@ pub(crate) fn table(r: &BenchResult) -> String {
         r.threads,
         group(r.batch_size as u64)
     );
-    out += &format!(
-        "machine: {}, {} CPUs; load average at start {:.2}; commit {}{}\n\n",
-        r.machine.cpu_model,
-        r.machine.cpus,
-        r.load_average_start[0],
-        r.commit.get(..12).unwrap_or(&r.commit),
-        match r.worktree_clean {
-            Some(false) => " with uncommitted changes",
-            _ => "",
-        }
-    );
+    out += &format!("{}\n\n", r.run.describe(&format!("load average at start {:.2}", r.run.load_average_start[0])));
     let samples = r.floor_samples.len();
     out += &format!("{:<36} {:>12} {:>12} {:>14}\n", "", "records/s", "µs/record", "CPU µs/record");
     let row = |label: &str, rate: f64, us: f64, cpu_us: Option<f64>| {
@@ -622,7 +638,7 @@ pub(crate) fn table(r: &BenchResult) -> String {
         bytes(b.receive as u64),
         bytes(b.send as u64),
         b.requested.map_or("nothing, kernel default".into(), |n| bytes(n as u64)),
-        r.machine.rmem_max.map_or("unknown".into(), bytes)
+        r.run.machine.rmem_max.map_or("unknown".into(), bytes)
     );
     out += &format!("{:<36} {:>12}   (matches the generator)\n", "overlap found", group(r.overlap_found));
     out

@@ -61,11 +61,11 @@ use venn_crypto::{blind_batch, evaluate_batch, unblind_to_filter_keys, BlindingK
 use venn_protocol::index_domain;
 
 use crate::{
-    bench::{command_line, commit, generate, measure, overlap_of, BenchResult, Spread},
+    bench::{generate, measure, overlap_of, BenchResult, Provenance, Spread},
     flags::BenchArgs,
     index_build::TAG_CHUNK,
     report::group,
-    sysinfo::{cpu_time, load_average, machine, Machine},
+    sysinfo::{cpu_time, load_average},
 };
 
 /// Linux's `USER_HZ`: the clock ticks per second `/proc` counts in (100 on
@@ -77,16 +77,9 @@ const TICKS_PER_SECOND: u64 = 100;
 pub struct IndexBenchResult {
     /// "index".
     pub mode: &'static str,
-    /// The command line that ran this (see [`BenchResult::command`]).
-    pub command: String,
-    /// `git rev-parse HEAD` of the checkout the binary lives in, or "unknown".
-    pub commit: String,
-    /// Whether that checkout's tracked files were unchanged (`None` if unknown).
-    pub worktree_clean: Option<bool>,
-    /// The machine.
-    pub machine: Machine,
-    /// Load averages (1, 5, 15 minutes) when the run started.
-    pub load_average_start: [f64; 3],
+    /// Command, checkout, machine and load at the start.
+    #[serde(flatten)]
+    pub run: Provenance,
     /// Load averages when it ended.
     pub load_average_end: [f64; 3],
     /// How each child's CPU time was measured.
@@ -807,14 +800,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         (Some(result), extrapolated)
     };
 
-    let (commit, worktree_clean) = commit();
     let result = IndexBenchResult {
         mode: "index",
-        command: command_line(),
-        commit,
-        worktree_clean,
-        machine: machine(),
-        load_average_start,
+        run: Provenance::of_run(load_average_start),
         load_average_end: load_average(),
         child_cpu_clock:
             "cutime + cstime of /proc/self/stat across each child's wait (the kernel's account of reaped children)",
@@ -850,15 +838,8 @@ fn table(r: &IndexBenchResult) -> String {
         r.threads,
         group(r.batch_size as u64)
     );
-    out += &format!(
-        "machine: {}, {} CPUs; load average {:.2} at start, {:.2} at end; commit {}{}\n\n",
-        r.machine.cpu_model,
-        r.machine.cpus,
-        r.load_average_start[0],
-        r.load_average_end[0],
-        r.commit.get(..12).unwrap_or(&r.commit),
-        if r.worktree_clean == Some(false) { " with uncommitted changes" } else { "" }
-    );
+    let load = format!("load average {:.2} at start, {:.2} at end", r.run.load_average_start[0], r.load_average_end[0]);
+    out += &format!("{}\n\n", r.run.describe(&load));
     let b = &r.build;
     let f = &r.build_floor;
     out += &format!(

@@ -27,10 +27,10 @@ use serde::Serialize;
 use venn_ids::{IdType, Intake, ReadOptions};
 
 use crate::{
-    bench::{command_line, commit, Spread},
+    bench::{Provenance, Spread},
     flags::BenchArgs,
     report::{bytes, group},
-    sysinfo::{cpu_time, load_average, machine, peak_rss, Machine},
+    sysinfo::{cpu_time, load_average, peak_rss},
 };
 
 /// The target of issue 12 for `.csv.gz`, rows per second on two cores.
@@ -42,16 +42,9 @@ pub const PARQUET_TARGET_ROWS_PER_SECOND: f64 = 2_000_000.0;
 /// What `venn bench --intake` measured.
 #[derive(Debug, Serialize)]
 pub struct IntakeResult {
-    /// The command line that ran this.
-    pub command: String,
-    /// `git rev-parse HEAD` of the checkout the binary lives in, or "unknown".
-    pub commit: String,
-    /// Whether that checkout's tracked files were unchanged (`None` if unknown).
-    pub worktree_clean: Option<bool>,
-    /// The machine.
-    pub machine: Machine,
-    /// Load averages (1, 5, 15 minutes) when the run started.
-    pub load_average_start: [f64; 3],
+    /// Command, checkout, machine and load at the start.
+    #[serde(flatten)]
+    pub run: Provenance,
     /// `csv`, `csv.gz` or `parquet`.
     pub format: String,
     /// The compression the reader found in the file's first bytes.
@@ -140,13 +133,8 @@ pub fn measure(args: &BenchArgs) -> anyhow::Result<IntakeResult> {
     let spread = Spread::of(&runs.iter().map(|r| r.rows_per_second).collect::<Vec<_>>()).context("no run")?;
     let cpu_us = Spread::of(&runs.iter().map(|r| r.cpu_seconds * 1e6 / args.rows as f64).collect::<Vec<_>>())
         .context("no run")?;
-    let (commit, worktree_clean) = commit();
     Ok(IntakeResult {
-        command: command_line(),
-        commit,
-        worktree_clean,
-        machine: machine(),
-        load_average_start,
+        run: Provenance::of_run(load_average_start),
         threads: match compression {
             "plain" => 1,
             "parquet" => u8::try_from(rayon::current_num_threads()).unwrap_or(u8::MAX),
@@ -197,14 +185,7 @@ pub fn table(r: &IntakeResult) -> String {
         r.threads,
         if r.threads == 1 { "" } else { "s" }
     );
-    out += &format!(
-        "machine: {}, {} CPUs; load average at start {:.2}; commit {}{}\n\n",
-        r.machine.cpu_model,
-        r.machine.cpus,
-        r.load_average_start[0],
-        r.commit.get(..12).unwrap_or(&r.commit),
-        if r.worktree_clean == Some(false) { " with uncommitted changes" } else { "" }
-    );
+    out += &format!("{}\n\n", r.run.describe(&format!("load average at start {:.2}", r.run.load_average_start[0])));
     let s = &r.rows_per_second_spread;
     out += &format!(
         "rows/s, median of {} reads: {:.0} (range {:.0} to {:.0}); CPU {:.3} µs/row\n",
@@ -230,11 +211,13 @@ mod tests {
     fn the_table_says_whether_the_target_is_met() {
         let run = IntakeRun { wall_seconds: 0.5, cpu_seconds: 0.9, rows_per_second: 2_000_000.0 };
         let mut r = IntakeResult {
-            command: "venn bench --intake csv.gz".into(),
-            commit: "0123456789abcdef".into(),
-            worktree_clean: Some(true),
-            machine: machine(),
-            load_average_start: [0.5, 0.5, 0.5],
+            run: Provenance {
+                command: "venn bench --intake csv.gz".into(),
+                commit: "0123456789abcdef".into(),
+                worktree_clean: Some(true),
+                machine: crate::sysinfo::machine(),
+                load_average_start: [0.5, 0.5, 0.5],
+            },
             format: "csv.gz".into(),
             compression: "gzip",
             rows: 1_000_000,
@@ -251,6 +234,10 @@ mod tests {
         let text = table(&r);
         assert!(text.contains("1,000,000 rows of SHA-256 identifiers"), "{text}");
         assert!(text.contains("target 1000000 rows/s: met"), "{text}");
+        assert!(text.contains("load average at start 0.50; commit 0123456789ab\n"), "{text}");
+        // The run's provenance sits at the top level of the JSON, as before.
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!((&json["commit"], &json["load_average_start"][0]), (&"0123456789abcdef".into(), &0.5.into()));
         r.rows_per_second = 900_000.0;
         assert!(table(&r).contains("NOT met"));
     }
