@@ -158,23 +158,7 @@ fn input_error(csv: Option<&[u8]>, column: &str) -> (Option<i32>, String) {
     if let Some(bytes) = csv {
         std::fs::write(&path, bytes).unwrap();
     }
-    let out = venn(&[
-        "connect",
-        "--quiet",
-        "--peer",
-        "127.0.0.1:9",
-        "--identity",
-        &s.p("brand-id"),
-        "--peer-fingerprint",
-        &s.platform_fp,
-        "--input",
-        path.to_str().unwrap(),
-        "--id-column",
-        column,
-    ]);
-    let err = text(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    (out.status.code(), err)
+    s.input_error(&path, &["--id-column", column])
 }
 
 #[test]

@@ -11,12 +11,11 @@ mod cli_support;
 use std::{
     io::Write,
     net::SocketAddr,
-    path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
 
-use cli_support::{text, venn, Parties, Running, VENN};
+use cli_support::{generate_lists, text, venn, Parties, Running, VENN};
 
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -52,33 +51,9 @@ impl Setup {
 
     /// [`Setup::generate`] with more `venn gen` arguments.
     fn generate_with(&self, format: &str, extra: &[&str]) {
-        let ext = format;
-        let (customers, users) = (self.p(&format!("customers.{ext}")), self.p(&format!("users.{ext}")));
-        let (rows_a, rows_b, overlap) = (BRAND_ROWS.to_string(), PLATFORM_ROWS.to_string(), OVERLAP.to_string());
-        let mut args = vec![
-            "gen",
-            "--rows-a",
-            &rows_a,
-            "--rows-b",
-            &rows_b,
-            "--overlap",
-            &overlap,
-            "--seed",
-            "12",
-            "--out-a",
-            &customers,
-            "--out-b",
-            &users,
-            "--format-a",
-            "messy",
-            "--format-b",
-            "sha256",
-            "--format",
-            format,
-        ];
-        args.extend_from_slice(extra);
-        let out = venn(&args);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let (customers, users) = (self.p(&format!("customers.{format}")), self.p(&format!("users.{format}")));
+        let args: Vec<&str> = ["--format", format].into_iter().chain(extra.iter().copied()).collect();
+        generate_lists([&customers, &users], [BRAND_ROWS, PLATFORM_ROWS, OVERLAP], 12, &args);
     }
 
     /// `venn serve` of the platform's `input`, on an ephemeral port.
@@ -282,26 +257,6 @@ fn input_dash_reads_a_gzip_list_from_a_pipe() {
     assert_eq!(input["parts"][0]["compression"], "gzip");
 }
 
-/// `venn connect --input input` that fails on its input before dialing:
-/// its exit code and its one line.
-fn input_error(s: &Setup, input: &Path) -> (Option<i32>, String) {
-    let out = venn(&[
-        "connect",
-        "--quiet",
-        "--peer",
-        "127.0.0.1:9",
-        "--identity",
-        &s.p("brand-id"),
-        "--peer-fingerprint",
-        &s.platform_fp,
-        "--input",
-        input.to_str().unwrap(),
-    ]);
-    let err = text(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    (out.status.code(), err)
-}
-
 #[test]
 fn a_truncated_gzip_is_a_one_line_error_naming_the_file() {
     let s = Setup::new();
@@ -309,7 +264,7 @@ fn a_truncated_gzip_is_a_one_line_error_naming_the_file() {
     let whole = std::fs::read(s.path("customers.csv.gz")).unwrap();
     let cut = s.path("cut.csv.gz");
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
-    let (code, err) = input_error(&s, &cut);
+    let (code, err) = s.input_error(&cut, &[]);
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("cut.csv.gz is not a readable gzip file"), "{err}");
 }
@@ -326,7 +281,7 @@ fn a_bad_part_in_a_directory_is_named() {
         let bytes = if i == 1 { gz[..gz.len() - 10].to_vec() } else { gz };
         std::fs::write(dir.join(format!("part-{i}.csv.gz")), bytes).unwrap();
     }
-    let (code, err) = input_error(&s, &dir);
+    let (code, err) = s.input_error(&dir, &[]);
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("part-1.csv.gz is not a readable gzip file"), "{err}");
 }

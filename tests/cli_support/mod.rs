@@ -55,10 +55,22 @@ pub fn keygen(dir: &Path) -> String {
 /// Returns what `venn gen` printed.
 pub fn generate_pair(dir: &Path, rows_a: usize, rows_b: usize, overlap: usize, seed: u64) -> String {
     let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    generate_lists([&p("brand.csv"), &p("platform.csv")], [rows_a, rows_b, overlap], seed, &[])
+}
+
+/// `venn gen` of the brand's list (messy plain emails) into `out_a` and
+/// the platform's (SHA-256 of normalized emails) into `out_b`, with
+/// `rows_a`, `rows_b` and `overlap` people and more `venn gen` arguments
+/// (`--format`, ...). Returns what `venn gen` printed.
+pub fn generate_lists(
+    [out_a, out_b]: [&str; 2],
+    [rows_a, rows_b, overlap]: [usize; 3],
+    seed: u64,
+    extra: &[&str],
+) -> String {
     let (rows_a, rows_b, overlap, seed) =
         (rows_a.to_string(), rows_b.to_string(), overlap.to_string(), seed.to_string());
-    let (brand, platform) = (p("brand.csv"), p("platform.csv"));
-    let out = venn(&[
+    let mut args = vec![
         "gen",
         "--rows-a",
         &rows_a,
@@ -69,14 +81,16 @@ pub fn generate_pair(dir: &Path, rows_a: usize, rows_b: usize, overlap: usize, s
         "--seed",
         &seed,
         "--out-a",
-        &brand,
+        out_a,
         "--out-b",
-        &platform,
+        out_b,
         "--format-a",
         "messy",
         "--format-b",
         "sha256",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = venn(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
 }
@@ -110,6 +124,20 @@ impl Parties {
     /// The same, as a string for an argument.
     pub fn p(&self, name: &str) -> String {
         self.path(name).to_str().unwrap().to_owned()
+    }
+
+    /// `venn connect` of the brand with `--input input` (and `extra`
+    /// flags) that fails on its input before dialing: its exit code and its
+    /// error, which must be one line.
+    pub fn input_error(&self, input: &Path, extra: &[&str]) -> (Option<i32>, String) {
+        let (identity, input) = (self.p("brand-id"), input.to_str().unwrap());
+        let mut args = vec!["connect", "--quiet", "--peer", "127.0.0.1:9", "--identity", &identity];
+        args.extend(["--peer-fingerprint", &self.platform_fp, "--input", input]);
+        args.extend_from_slice(extra);
+        let out = venn(&args);
+        let err = text(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        (out.status.code(), err)
     }
 }
 
