@@ -10,22 +10,8 @@ use cli_support::{generate_pair, text, venn, Parties, Running};
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// Both identities (`Parties`) and the test's lists.
-struct Setup(Parties);
-
-impl std::ops::Deref for Setup {
-    type Target = Parties;
-
-    fn deref(&self) -> &Parties {
-        &self.0
-    }
-}
-
-impl Setup {
-    fn new() -> Self {
-        Setup(Parties::new())
-    }
-
+/// What this file's tests do with both identities ([`Parties`]).
+impl Parties {
     /// Writes brand.csv (messy emails) and platform.csv (SHA-256 emails).
     fn generate(&self, rows_a: usize, rows_b: usize, overlap: usize) {
         let printed = generate_pair(self.dir.path(), rows_a, rows_b, overlap, 11);
@@ -90,7 +76,7 @@ fn report(path: &Path) -> serde_json::Value {
 
 #[test]
 fn two_processes_agree_on_the_true_overlap_between_messy_emails_and_sha256() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate(3_000, 2_500, 1_200);
     let (server, addr) = s.serve(&s.brand_fp, &[]);
     let client = s.connect(addr, &s.platform_fp, &[]);
@@ -114,7 +100,7 @@ fn two_processes_agree_on_the_true_overlap_between_messy_emails_and_sha256() {
 
 #[test]
 fn wrong_peer_fingerprint_is_refused_on_both_sides_without_reports() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate(1_500, 1_500, 100);
     let stranger = "ab".repeat(32);
     let (server, addr) = s.serve(&s.brand_fp, &["--handshake-timeout", "30"]);
@@ -134,7 +120,7 @@ fn wrong_peer_fingerprint_is_refused_on_both_sides_without_reports() {
 
 #[test]
 fn survivor_of_a_killed_peer_exits_on_the_idle_timeout_without_a_report() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate(60_000, 60_000, 1_000);
     // The stall timeout is far beyond the test's guard, so only the QUIC
     // idle timeout (3 s) can end the survivor's session in time.
@@ -153,7 +139,7 @@ fn survivor_of_a_killed_peer_exits_on_the_idle_timeout_without_a_report() {
 }
 
 fn input_error(csv: Option<&[u8]>, column: &str) -> (Option<i32>, String) {
-    let s = Setup::new();
+    let s = Parties::new();
     let path = s.path("input.csv");
     if let Some(bytes) = csv {
         std::fs::write(&path, bytes).unwrap();

@@ -8,19 +8,10 @@ use std::path::Path;
 
 use cli_support::{keygen, silent_port, text, venn, Parties};
 
-/// Two identities and a pair of generated files in a temporary directory.
-struct Setup(Parties);
-
-impl std::ops::Deref for Setup {
-    type Target = Parties;
-
-    fn deref(&self) -> &Parties {
-        &self.0
-    }
-}
-
-impl Setup {
-    fn new() -> Self {
+/// What this file's tests do with both identities ([`Parties`]).
+impl Parties {
+    /// Two identities and a pair of generated files in a temporary directory.
+    fn with_lists() -> Self {
         let parties = Parties::new();
         let out = venn(&[
             "gen",
@@ -40,7 +31,7 @@ impl Setup {
             "sha256",
         ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        Setup(parties)
+        parties
     }
 
     /// `venn connect` as the brand to `peer`, with extra flags.
@@ -89,7 +80,7 @@ fn fingerprint_prints_what_keygen_printed() {
 
 #[test]
 fn a_missing_identity_suggests_keygen() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let missing = s.p("nobody");
     let out = venn(&["fingerprint", &missing]);
     assert_eq!(out.status.code(), Some(3));
@@ -100,7 +91,7 @@ fn a_missing_identity_suggests_keygen() {
 
 #[test]
 fn pinning_our_own_fingerprint_is_named_as_such() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let out = s.connect("127.0.0.1:9", &["--peer-fingerprint", &s.brand_fp]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("is this party's own fingerprint"), "{}", text(&out.stderr));
@@ -108,7 +99,7 @@ fn pinning_our_own_fingerprint_is_named_as_such() {
 
 #[test]
 fn a_column_of_digests_read_as_email_names_the_right_type() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let (identity, input) = (s.p("platform-id"), s.p("users.csv"));
     let out = venn(&[
         "serve",
@@ -131,7 +122,7 @@ fn a_column_of_digests_read_as_email_names_the_right_type() {
 
 #[test]
 fn a_utf16_file_is_refused_with_what_to_do() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let utf8 = std::fs::read_to_string(s.p("customers.csv")).unwrap();
     let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain(utf8.encode_utf16().flat_map(u16::to_le_bytes)).collect();
     std::fs::write(s.p("customers.csv"), utf16).unwrap();
@@ -142,7 +133,7 @@ fn a_utf16_file_is_refused_with_what_to_do() {
 
 #[test]
 fn a_peer_that_never_answers_is_named_with_what_to_check() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let (_socket, nobody) = silent_port();
     let out = s.connect(&nobody.to_string(), &["--connect-timeout", "1"]);
     assert_eq!(out.status.code(), Some(7), "network failure");
@@ -155,7 +146,7 @@ fn a_peer_that_never_answers_is_named_with_what_to_check() {
 
 #[test]
 fn an_unresolvable_host_is_a_network_failure() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let out = s.connect("venn-test-host.invalid", &[]);
     assert_eq!(out.status.code(), Some(7));
     let said = text(&out.stderr);
@@ -164,7 +155,7 @@ fn an_unresolvable_host_is_a_network_failure() {
 
 #[test]
 fn a_malformed_peer_address_is_a_usage_error_with_the_expected_form() {
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let out = s.connect("127.0.0.1:port", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected HOST:PORT such as"), "{}", text(&out.stderr));
@@ -180,7 +171,7 @@ fn help_shows_global_options_apart_and_no_colour_codes_into_a_pipe() {
     assert!(!keygen_help.contains("--threads"), "--threads only where curve work runs: {keygen_help}");
     let serve_help = text(&venn(&["serve", "--help"]).stdout);
     assert!(serve_help.contains("--threads") && serve_help.contains("--peers-file"), "{serve_help}");
-    let s = Setup::new();
+    let s = Parties::with_lists();
     let (_socket, nobody) = silent_port();
     let out = s.connect(&nobody.to_string(), &["-vv", "--connect-timeout", "1"]);
     let logs = text(&out.stderr);

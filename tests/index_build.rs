@@ -12,7 +12,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use cli_support::{keygen, text, venn, VENN};
+use cli_support::{generate_pair, keygen, text, venn, VENN};
 use venn_crypto::{epoch_tags, EpochKey};
 use venn_ids::{read_identifiers, IdType, ReadOptions};
 use venn_index::Index;
@@ -33,26 +33,7 @@ impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let fingerprint = keygen(&dir.path().join("platform-id"));
-        let out = venn(&[
-            "gen",
-            "--rows-a",
-            &BRAND_ROWS.to_string(),
-            "--rows-b",
-            &PLATFORM_ROWS.to_string(),
-            "--overlap",
-            &OVERLAP.to_string(),
-            "--seed",
-            "11",
-            "--out-a",
-            &path_str(&dir.path().join("brand.csv")),
-            "--out-b",
-            &path_str(&dir.path().join("platform.csv")),
-            "--format-a",
-            "messy",
-            "--format-b",
-            "sha256",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        generate_pair(dir.path(), BRAND_ROWS, PLATFORM_ROWS, OVERLAP, 11);
         Self { dir, fingerprint }
     }
 

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use cli_support::{generate_pair, keygen, text, venn, Running, VENN};
+use cli_support::{generate_pair, keygen, text, venn, Parties, Running, VENN};
 use venn_index::{publish, HeaderFields, PartBuilder};
 use venn_net::Fingerprint;
 
@@ -27,45 +27,33 @@ const OVERLAP: usize = 700;
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(180);
 
-struct Setup {
-    dir: tempfile::TempDir,
-    brand_fp: String,
-    platform_fp: String,
-}
-
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
 }
 
-impl Setup {
+/// What this file's tests do with both identities ([`Parties`]).
+impl Parties {
     /// Two identities, two generated lists with a known overlap, and the
     /// platform's index.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let brand_fp = keygen(&dir.path().join("brand-id"));
-        let platform_fp = keygen(&dir.path().join("platform-id"));
-        let p = |n: &str| s(&dir.path().join(n));
-        generate_pair(dir.path(), BRAND_ROWS, PLATFORM_ROWS, OVERLAP, 5);
+    fn with_index() -> Self {
+        let parties = Parties::new();
+        generate_pair(parties.dir.path(), BRAND_ROWS, PLATFORM_ROWS, OVERLAP, 5);
         let out = venn(&[
             "index",
             "build",
             "--identity",
-            &p("platform-id"),
+            &parties.p("platform-id"),
             "--input",
-            &p("platform.csv"),
+            &parties.p("platform.csv"),
             "--id-column",
             "email_sha256",
             "--id-type",
             "email-sha256",
             "--out",
-            &p("index"),
+            &parties.p("index"),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        Self { dir, brand_fp, platform_fp }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        parties
     }
 
     /// `venn serve --index` on port 0, with these extra flags and
@@ -73,9 +61,9 @@ impl Setup {
     fn serve(&self, extra: &[&str], env: &[(&str, &str)]) -> Running {
         let mut command = Command::new(VENN);
         command
-            .args(["serve", "--quiet", "--index", &s(&self.path("index")), "--identity"])
-            .args([s(&self.path("platform-id")), "--listen".into(), "127.0.0.1:0".into()])
-            .args(["--peer-fingerprint", &self.brand_fp, "--index-ledger", &s(&self.path("ledger.json"))])
+            .args(["serve", "--quiet", "--index", &self.p("index"), "--identity"])
+            .args([self.p("platform-id"), "--listen".into(), "127.0.0.1:0".into()])
+            .args(["--peer-fingerprint", &self.brand_fp, "--index-ledger", &self.p("ledger.json")])
             .args(extra)
             .envs(env.iter().copied());
         Running::start_command(&mut command)
@@ -84,7 +72,7 @@ impl Setup {
     /// A service: up to 2 sessions at once, reports in `reports/`.
     fn service(&self, extra: &[&str]) -> Running {
         let mut args = vec!["--max-sessions", "2"];
-        let reports = s(&self.path("reports"));
+        let reports = self.p("reports");
         args.extend(["--report-dir", &reports]);
         args.extend(extra);
         self.serve(&args, &[])
@@ -95,10 +83,10 @@ impl Setup {
     fn connect_command(&self, addr: std::net::SocketAddr, report: &str, extra: &[&str]) -> Command {
         let mut command = Command::new(VENN);
         command
-            .args(["connect", "--quiet", "--peer", &addr.to_string(), "--identity", &s(&self.path("brand-id"))])
-            .args(["--peer-fingerprint", &self.platform_fp, "--input", &s(&self.path("brand.csv"))])
-            .args(["--id-column", "email", "--id-type", "email", "--cache", &s(&self.path("cache"))])
-            .args(["--report", &s(&self.path(report))])
+            .args(["connect", "--quiet", "--peer", &addr.to_string(), "--identity", &self.p("brand-id")])
+            .args(["--peer-fingerprint", &self.platform_fp, "--input", &self.p("brand.csv")])
+            .args(["--id-column", "email", "--id-type", "email", "--cache", &self.p("cache")])
+            .args(["--report", &self.p(report)])
             .args(extra);
         command
     }
@@ -130,7 +118,7 @@ fn assert_exit(out: &Output, code: i32) {
 
 #[test]
 fn a_brand_matches_against_the_index_downloads_once_and_refetches_a_damaged_part() {
-    let setup = Setup::new();
+    let setup = Parties::with_index();
     let server = setup.service(&["--max-sessions-per-brand", "3"]);
     let addr = server.bound_addr();
 
@@ -189,7 +177,7 @@ fn a_brand_matches_against_the_index_downloads_once_and_refetches_a_damaged_part
 }
 
 /// The platform's report of a session (named `<brand short>-<session>.json`).
-fn platform_report(setup: &Setup, session: &str) -> serde_json::Value {
+fn platform_report(setup: &Parties, session: &str) -> serde_json::Value {
     let dir = setup.path("reports");
     let entry = std::fs::read_dir(&dir)
         .unwrap()
@@ -201,7 +189,7 @@ fn platform_report(setup: &Setup, session: &str) -> serde_json::Value {
 
 #[test]
 fn a_brand_resumes_a_download_that_a_hung_platform_left_partial() {
-    let setup = Setup::new();
+    let setup = Parties::with_index();
     // A platform that stops after 4096 bytes of the part (and hangs).
     let hung = setup.serve(&[], &[("VENN_TEST_FETCH_PAUSE_AFTER_BYTES", "4096")]);
     let addr = hung.bound_addr();

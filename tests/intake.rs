@@ -27,29 +27,15 @@ const PLATFORM_ROWS: usize = 2_400;
 /// People in both.
 const OVERLAP: usize = 1_100;
 
-/// Both identities (`Parties`) and the test's lists.
-struct Setup(Parties);
-
-impl std::ops::Deref for Setup {
-    type Target = Parties;
-
-    fn deref(&self) -> &Parties {
-        &self.0
-    }
-}
-
-impl Setup {
-    fn new() -> Self {
-        Setup(Parties::new())
-    }
-
+/// What this file's tests do with both identities ([`Parties`]).
+impl Parties {
     /// `venn gen` of the walkthrough's two lists (messy emails for the
     /// brand, SHA-256 for the platform) as `customers.EXT` and `users.EXT`.
     fn generate(&self, format: &str) {
         self.generate_with(format, &[]);
     }
 
-    /// [`Setup::generate`] with more `venn gen` arguments.
+    /// [`Parties::generate`] with more `venn gen` arguments.
     fn generate_with(&self, format: &str, extra: &[&str]) {
         let (customers, users) = (self.p(&format!("customers.{format}")), self.p(&format!("users.{format}")));
         let args: Vec<&str> = ["--format", format].into_iter().chain(extra.iter().copied()).collect();
@@ -117,7 +103,7 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
 
 /// The platform serves `users`, the brand connects with `customers`; both
 /// succeed and report the generator's overlap.
-fn match_lists(s: &Setup, users: &str, customers: &str) {
+fn match_lists(s: &Parties, users: &str, customers: &str) {
     let (server, addr) = s.serve(&s.p(users));
     let client = Running::start(&s.connect_args(addr, &s.p(customers)));
     let (client, _) = client.wait(LIMIT);
@@ -128,7 +114,7 @@ fn match_lists(s: &Setup, users: &str, customers: &str) {
 }
 
 /// Both reports give the generator's overlap and both sides' sizes.
-fn assert_exact_overlap(s: &Setup) {
+fn assert_exact_overlap(s: &Parties) {
     let (brand, platform) = (s.report("brand"), s.report("platform"));
     assert_eq!(brand["overlap"], OVERLAP as u64);
     assert_eq!(platform["overlap"], OVERLAP as u64);
@@ -138,7 +124,7 @@ fn assert_exact_overlap(s: &Setup) {
 
 #[test]
 fn a_brand_connects_with_customers_csv_gz_and_both_find_the_exact_overlap() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate("csv.gz");
     s.generate("csv");
     let gz = std::fs::read(s.path("customers.csv.gz")).unwrap();
@@ -157,7 +143,7 @@ fn a_brand_connects_with_customers_csv_gz_and_both_find_the_exact_overlap() {
 
 #[test]
 fn a_platform_serves_users_parquet_and_both_find_the_exact_overlap() {
-    let s = Setup::new();
+    let s = Parties::new();
     // Row groups of 1,000 rows: the platform's 2,400 rows span three.
     s.generate_with("parquet", &["--row-group-rows", "1000"]);
     s.generate("csv.gz");
@@ -173,7 +159,7 @@ fn a_platform_serves_users_parquet_and_both_find_the_exact_overlap() {
 }
 
 /// `venn index build` of `input`: the line it prints about what it read.
-fn index_build_read_line(s: &Setup, input: &str, out: &str) -> String {
+fn index_build_read_line(s: &Parties, input: &str, out: &str) -> String {
     let output = venn(&[
         "index",
         "build",
@@ -205,7 +191,7 @@ fn split(csv: &[u8], n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_directory_of_three_gzip_parts_reads_as_the_one_file() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate("csv");
     let whole = std::fs::read(s.path("users.csv")).unwrap();
     let parts = split(&whole, 3);
@@ -232,7 +218,7 @@ fn a_directory_of_three_gzip_parts_reads_as_the_one_file() {
 
 #[test]
 fn input_dash_reads_a_gzip_list_from_a_pipe() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate("csv.gz");
     s.generate("csv");
     let (server, addr) = s.serve(&s.p("users.csv"));
@@ -259,7 +245,7 @@ fn input_dash_reads_a_gzip_list_from_a_pipe() {
 
 #[test]
 fn a_truncated_gzip_is_a_one_line_error_naming_the_file() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate("csv.gz");
     let whole = std::fs::read(s.path("customers.csv.gz")).unwrap();
     let cut = s.path("cut.csv.gz");
@@ -271,7 +257,7 @@ fn a_truncated_gzip_is_a_one_line_error_naming_the_file() {
 
 #[test]
 fn a_bad_part_in_a_directory_is_named() {
-    let s = Setup::new();
+    let s = Parties::new();
     s.generate("csv");
     let parts = split(&std::fs::read(s.path("customers.csv")).unwrap(), 3);
     let dir = s.path("customers");

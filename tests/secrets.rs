@@ -20,7 +20,7 @@ use std::{
     time::Duration,
 };
 
-use cli_support::{keygen, text, venn, Running, VENN};
+use cli_support::{generate_lists, keygen, text, venn, Running, VENN};
 
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -151,26 +151,7 @@ fn a_trace_level_run_leaves_no_identifier_in_any_output_or_file() {
     std::fs::create_dir(&tmp).unwrap();
     let brand_fp = keygen(&dir.path().join("brand-id"));
     let platform_fp = keygen(&dir.path().join("platform-id"));
-    let out = venn(&[
-        "gen",
-        "--rows-a",
-        "400",
-        "--rows-b",
-        "300",
-        "--overlap",
-        "120",
-        "--seed",
-        "5",
-        "--out-a",
-        &p("brand.csv"),
-        "--out-b",
-        &p("platform.csv"),
-        "--format-a",
-        "messy",
-        "--format-b",
-        "sha256",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    generate_lists([&p("brand.csv"), &p("platform.csv")], [400, 300, 120], 5, &[]);
 
     let common = ["-vvv", "--batch-size", "64", "--min-set-size", "0", "--handshake-timeout", "30"];
     let run = |args: Vec<String>| {

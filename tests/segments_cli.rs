@@ -2,70 +2,34 @@
 
 mod cli_support;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Output,
-    time::Duration,
-};
+use std::{path::Path, process::Output, time::Duration};
 
-use cli_support::{keygen, text, venn, Running};
+use cli_support::{generate_lists, text, venn, Parties, Running};
 
 /// How long one party may take: a guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
 
-struct Setup {
-    dir: tempfile::TempDir,
-    brand_fp: String,
-    platform_fp: String,
-}
-
-impl Setup {
+/// What this file's tests do with both identities ([`Parties`]).
+impl Parties {
     /// Identities, data (brand: messy emails; platform: SHA-256), and an
     /// agreement with the brand as receiver, edited by `edit`.
-    fn new(rows: usize, overlap: usize, edit: impl Fn(String) -> String) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-        let (brand_fp, platform_fp) = (keygen(&dir.path().join("brand-id")), keygen(&dir.path().join("platform-id")));
-        let out = venn(&[
-            "gen",
-            "--rows-a",
-            &rows.to_string(),
-            "--rows-b",
-            &rows.to_string(),
-            "--overlap",
-            &overlap.to_string(),
-            "--out-a",
-            &p("brand.csv"),
-            "--out-b",
-            &p("platform.csv"),
-            "--format-a",
-            "messy",
-            "--format-b",
-            "sha256",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+    fn with_agreement(rows: usize, overlap: usize, edit: impl Fn(String) -> String) -> Self {
+        let parties = Parties::new();
+        generate_lists([&parties.p("brand.csv"), &parties.p("platform.csv")], [rows, rows, overlap], 1, &[]);
         let out = venn(&[
             "agreement",
             "init",
             "--out",
-            &p("template.toml"),
+            &parties.p("template.toml"),
             "--receiver",
-            &brand_fp,
+            &parties.brand_fp,
             "--aggregator",
-            &platform_fp,
+            &parties.platform_fp,
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let template = std::fs::read_to_string(dir.path().join("template.toml")).unwrap();
-        std::fs::write(dir.path().join("agreement.toml"), edit(template)).unwrap();
-        Self { dir, brand_fp, platform_fp }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).to_str().unwrap().to_owned()
+        let template = std::fs::read_to_string(parties.path("template.toml")).unwrap();
+        std::fs::write(parties.path("agreement.toml"), edit(template)).unwrap();
+        parties
     }
 
     /// The arguments of `who` (`platform` serves, `brand` connects) with
@@ -132,7 +96,7 @@ fn exact(template: String) -> String {
 
 #[test]
 fn two_processes_release_the_same_cross_tab_that_sums_to_the_true_overlap() {
-    let s = Setup::new(2_000, 900, exact);
+    let s = Parties::with_agreement(2_000, 900, exact);
     let (brand, platform) = s.run(&[], &[]);
     assert!(brand.status.success(), "brand: {}", text(&brand.stderr));
     assert!(platform.status.success(), "platform: {}", text(&platform.stderr));
@@ -162,7 +126,7 @@ fn two_processes_release_the_same_cross_tab_that_sums_to_the_true_overlap() {
 
 #[test]
 fn different_agreements_are_refused_showing_both_hashes() {
-    let s = Setup::new(1_500, 100, exact);
+    let s = Parties::with_agreement(1_500, 100, exact);
     // The platform's copy differs by one byte.
     let other = s.path("other.toml");
     std::fs::write(&other, format!("{}\n", std::fs::read_to_string(s.path("agreement.toml")).unwrap())).unwrap();
@@ -183,7 +147,7 @@ fn different_agreements_are_refused_showing_both_hashes() {
 
 #[test]
 fn too_many_label_combinations_are_refused_before_connecting() {
-    let s = Setup::new(1_500, 100, |t| t.replace("max_labels = 64", "max_labels = 8"));
+    let s = Parties::with_agreement(1_500, 100, |t| t.replace("max_labels = 64", "max_labels = 8"));
     let out = s.brand_alone();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let err = text(&out.stderr);
@@ -192,7 +156,7 @@ fn too_many_label_combinations_are_refused_before_connecting() {
 
 #[test]
 fn privacy_ledger_refuses_a_session_over_budget() {
-    let s = Setup::new(1_500, 600, |t| exact(t).replace("# epsilon = 1.0", "epsilon = 1.0"));
+    let s = Parties::with_agreement(1_500, 600, |t| exact(t).replace("# epsilon = 1.0", "epsilon = 1.0"));
     // The brand's own policy file caps ε with the platform at 1.5.
     std::fs::write(s.path("brand-policy.toml"), "max_epsilon_per_peer = 1.5\n").unwrap();
     let policy = s.path("brand-policy.toml");
