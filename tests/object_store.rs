@@ -8,8 +8,10 @@
 //! in `VENN_TEST_S3_ENDPOINT` (`http://127.0.0.1:PORT`); each test makes a
 //! bucket of its own. Without that variable the tests say loudly that they
 //! skipped; with `VENN_REQUIRE_S3=1` (as `.ci/run` sets) a missing server is
-//! a failure.
+//! a failure. [`azure`] does the same against Azure Blob Storage's emulator.
 
+#[path = "object_store/azure.rs"]
+mod azure;
 mod cli_support;
 
 use std::io::{Read, Write};
@@ -27,30 +29,44 @@ use venn_ids::synthetic::{generate, write_csv_gz, write_parquet, Person, SideFor
 /// A guard against a hang, never a measurement.
 const LIMIT: Duration = Duration::from_secs(120);
 
-const ENDPOINT: &str = "VENN_TEST_S3_ENDPOINT";
-const REQUIRE: &str = "VENN_REQUIRE_S3";
+/// The S3-compatible test server.
+const S3: TestServer = TestServer {
+    endpoint_var: "VENN_TEST_S3_ENDPOINT",
+    require_var: "VENN_REQUIRE_S3",
+    how_to_start: "an S3-compatible server on loopback (`.ci/run` starts moto: \
+                   `pip install 'moto[server]' && moto_server -H 127.0.0.1 -p 5055`)",
+    example: "http://127.0.0.1:5055",
+};
 
 const BRAND_ROWS: usize = 3_000;
 const PLATFORM_ROWS: usize = 4_500;
 const OVERLAP: usize = 1_300;
 
-/// The test server's address, or `None` after saying loudly that the test
-/// is skipped; with `VENN_REQUIRE_S3=1`, no server fails the test.
-fn endpoint_or_skip(test: &str) -> Option<String> {
-    if let Some(endpoint) = std::env::var(ENDPOINT).ok().filter(|e| !e.is_empty()) {
-        return Some(endpoint);
+/// A store's test server, named by an environment variable.
+struct TestServer {
+    endpoint_var: &'static str,
+    require_var: &'static str,
+    how_to_start: &'static str,
+    example: &'static str,
+}
+
+impl TestServer {
+    /// The server's address, or `None` after saying loudly that the test is
+    /// skipped; with `require_var=1`, no server fails the test.
+    fn endpoint_or_skip(&self, test: &str) -> Option<String> {
+        let TestServer { endpoint_var, require_var, how_to_start, example } = self;
+        if let Some(endpoint) = std::env::var(endpoint_var).ok().filter(|e| !e.is_empty()) {
+            return Some(endpoint);
+        }
+        let advice = format!("{endpoint_var} is not set; start {how_to_start} and set {endpoint_var}={example}");
+        assert!(std::env::var_os(require_var).is_none_or(|v| v != "1"), "{require_var}=1 but {advice}");
+        let banner = "*".repeat(72);
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n{banner}\nSKIPPED: tests/object_store.rs {test}:\n{advice}.\nSet {require_var}=1 to make this a failure.\n{banner}"
+        );
+        None
     }
-    let advice = format!(
-        "{ENDPOINT} is not set; start an S3-compatible server on loopback (`.ci/run` starts moto: \
-         `pip install 'moto[server]' && moto_server -H 127.0.0.1 -p 5055`) and set {ENDPOINT}=http://127.0.0.1:5055"
-    );
-    assert!(std::env::var_os(REQUIRE).is_none_or(|v| v != "1"), "{REQUIRE}=1 but {advice}");
-    let banner = "*".repeat(72);
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "\n{banner}\nSKIPPED: tests/object_store.rs {test}:\n{advice}.\nSet {REQUIRE}=1 to make this a failure.\n{banner}"
-    );
-    None
 }
 
 /// The environment of a party reading the test store.
@@ -110,22 +126,29 @@ impl Bucket {
     }
 }
 
-/// A bare `PUT` of `body` at `path`, unsigned, with a public-read ACL (the
-/// test server takes it; an `https://`-style reader needs no credentials).
-fn unsigned_put(endpoint: &str, path: &str, body: &[u8]) {
+/// A bare `PUT` of `body` at `target` (a path and query) with `headers`:
+/// what a test does that its store's client does not (make a bucket or a
+/// container, an anonymous upload). Expects a 2xx answer.
+fn http_put(endpoint: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) {
     let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).expect("the test S3 server answers");
-    write!(
-        stream,
-        "PUT {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/octet-stream\r\n\
-         x-amz-acl: public-read\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
+    let mut stream = TcpStream::connect(authority).expect("the test store answers");
+    let mut request = format!("PUT {target} HTTP/1.1\r\nHost: {authority}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "PUT {path}: {response}");
+    assert!(response.starts_with("HTTP/1.1 2"), "PUT {target}: {response}");
+}
+
+/// An unsigned `PUT` to the S3 test server, with a public-read ACL (it
+/// takes it; an `https://`-style reader needs no credentials).
+fn unsigned_put(endpoint: &str, path: &str, body: &[u8]) {
+    let headers = [("Content-Type", "application/octet-stream"), ("x-amz-acl", "public-read")];
+    http_put(endpoint, path, &headers, body);
 }
 
 /// The brand's and the platform's people, with exactly `OVERLAP` in both.
@@ -174,6 +197,17 @@ fn index_build_counts(
     read.split_once(": ").map(|(_, counts)| counts.to_owned()).unwrap()
 }
 
+/// `venn index build` of `input` (plain emails) through `command`: its exit
+/// code and what it printed on stderr.
+fn index_build_outcome(command: &mut Command, s: &Parties, input: &str) -> (Option<i32>, String) {
+    let output = command
+        .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
+        .args(["--id-column", "email", "--id-type", "email", "--out", &s.p("index")])
+        .output()
+        .unwrap();
+    (output.status.code(), text(&output.stderr))
+}
+
 fn report(parties: &Parties, name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(parties.path(&format!("{name}.json"))).expect("report written");
     serde_json::from_str(&text).expect("report is JSON")
@@ -181,7 +215,7 @@ fn report(parties: &Parties, name: &str) -> serde_json::Value {
 
 #[test]
 fn a_platform_serves_parquet_parts_from_s3_and_a_brand_connects_with_csv_gz() {
-    let Some(endpoint) = endpoint_or_skip("serve --input s3://") else { return };
+    let Some(endpoint) = S3.endpoint_or_skip("serve --input s3://") else { return };
     let bucket = Bucket::create(&endpoint, "serve");
     let (brand, platform) = people();
     upload_audience(&bucket, &platform);
@@ -248,7 +282,7 @@ fn a_platform_serves_parquet_parts_from_s3_and_a_brand_connects_with_csv_gz() {
 
 #[test]
 fn index_build_reads_parquet_parts_from_s3_as_it_reads_them_from_disk() {
-    let Some(endpoint) = endpoint_or_skip("index build --input s3://") else { return };
+    let Some(endpoint) = S3.endpoint_or_skip("index build --input s3://") else { return };
     let bucket = Bucket::create(&endpoint, "index");
     let (_, platform) = people();
     upload_audience(&bucket, &platform);
@@ -278,18 +312,11 @@ fn index_build_reads_parquet_parts_from_s3_as_it_reads_them_from_disk() {
 
 #[test]
 fn store_failures_are_one_line_errors_naming_the_url() {
-    let Some(endpoint) = endpoint_or_skip("store failures") else { return };
+    let Some(endpoint) = S3.endpoint_or_skip("store failures") else { return };
     let bucket = Bucket::create(&endpoint, "failures");
     bucket.put("lists/part-0.csv", b"email\nalice@example.com\n".to_vec());
     let s = Parties::new();
-    let run = |command: &mut Command, input: &str| {
-        let output = command
-            .args(["index", "build", "--identity", &s.p("platform-id"), "--input", input])
-            .args(["--id-column", "email", "--id-type", "email", "--out", &s.p("index")])
-            .output()
-            .unwrap();
-        (output.status.code(), text(&output.stderr))
-    };
+    let run = |command: &mut Command, input: &str| index_build_outcome(command, &s, input);
     let (code, err) = run(&mut bucket.venn(), &bucket.url("nothing-here/"));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains(&format!("{} holds no object", bucket.url("nothing-here/"))), "{err}");
@@ -313,7 +340,7 @@ fn store_failures_are_one_line_errors_naming_the_url() {
 
 #[test]
 fn a_plain_url_reads_one_public_file_by_ranges() {
-    let Some(endpoint) = endpoint_or_skip("--input http://") else { return };
+    let Some(endpoint) = S3.endpoint_or_skip("--input http://") else { return };
     let bucket = Bucket::create(&endpoint, "http");
     let (brand, _) = people();
     let gz = write_csv_gz(&brand, SideFormat::Messy, Vec::new()).unwrap();
