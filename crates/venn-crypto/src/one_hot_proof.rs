@@ -17,82 +17,85 @@
 //!
 //! # The statement
 //!
-//! For one record `(C₀, C₁, …, C_L)`, R proves knowledge of `ρ` with
+//! For one record `(C₀, C₁, …, C_L)`, R proves knowledge of `ρ` and `m`
+//! with
 //!
 //! ```text
-//! C₀ = ρ·G  ∧  ⋀_j ( C_j = ρ·P_j  ∨  C_j − G = ρ·P_j )  ∧  Σ_j C_j − G = ρ·Σ_j P_j
+//! C₀ = ρ·G  ∧  ⋀_j ( C_j = m_j·G + ρ·P_j  ∧  m_j·(1 − m_j) = 0 )  ∧  Σ_j m_j = 1
 //! ```
 //!
-//! Since `ρ = log_G C₀` is unique, the first two parts say every `m_j` is 0
-//! or 1 and the last that `Σ_j m_j = 1`. Knowing the secret keys `p_j`
-//! does not help R: each clause binds the *same* response to both bases
-//! `G` and `P_j`, so it holds only with `ρ = log_G C₀` itself.
+//! ElGamal is perfectly binding: `C₀` fixes `ρ`, and then each `C_j` fixes
+//! `m_j`, whatever R knows. Knowing the secret keys `p_j` therefore does not
+//! help R: every equation below binds `ρ` through `C₀` and `G` as well as
+//! through `P_j`.
 //!
 //! # The proof
 //!
-//! One Σ-protocol, the AND of `L` Chaum–Pedersen OR-proofs (Cramer,
-//! Damgård, Schoenmakers, "Proofs of partial knowledge", CRYPTO '94;
-//! Chaum, Pedersen, "Wallet databases with observers", CRYPTO '92) and one
-//! Chaum–Pedersen DLEQ proof (the shape of RFC 9497 §2.2, with transmitted
-//! commitments so that verification is batchable), all under one challenge.
-//! Write `D_{j,k} = C_j − k·G` (branch `k ∈ {0,1}`), `b_j = m_j` the real
-//! branch and `b̄_j = 1 − b_j` the simulated one.
+//! Groth and Kohlweiss's proof that a committed value is a bit ("One-out-of-many
+//! proofs", EUROCRYPT 2015, Fig. 1; Bootle et al., ESORICS 2015), run on each
+//! component with ElGamal in place of Pedersen commitments, one shared
+//! `S` for the `A_j` (they hide the `a_j` under one randomness, as the
+//! ciphertext hides the `m_j` under `ρ`), and the sum folded into the
+//! masks: the prover draws `a_1 … a_{L−1}` and sets `a_L = −Σ_{j<L} a_j`,
+//! so the responses `f_j = m_j·c + a_j` sum to `c` exactly when the `m_j`
+//! sum to 1, and `f_L` need not be sent.
 //!
-//! * Branch `k = b_j` (real): nonce `e_{j,k}`, commitments
-//!   `A_{j,k} = e_{j,k}·G`, `B_{j,k} = e_{j,k}·P_j`.
-//! * Branch `k = b̄_j` (simulated): challenge `c_{j,k} = t_j` and nonce
-//!   `e_{j,k}` drawn at random, commitments `A_{j,k} = e_{j,k}·G` and
-//!   `B_{j,k} = e_{j,k}·P_j − t_j·(b_j − k)·G`, which equal the simulator's
-//!   `z·G − c·C₀` and `z·P_j − c·D_{j,k}` for `z = e + c·ρ`.
-//! * Sum: nonce `w`, `A_Σ = w·G`, `B_Σ = w·Σ_j P_j`.
+//! * Nonces `s`, `a_1 … a_{L−1}`, `t_1 … t_L`; `a_L = −Σ_{j<L} a_j`.
+//! * Commitments `S = s·G`, and per component `A_j = a_j·G + s·P_j`,
+//!   `T_j = t_j·G`, `B_j = (a_j·m_j)·G + t_j·P_j`.
 //! * Challenge: `c = H(DST, context, keys, C₀ … C_L, all commitments)`, with
 //!   `H` SHA-512 reduced mod `ℓ` (Fiat–Shamir, strong form: the statement is
 //!   hashed, keys included).
-//! * Responses: `c_{j,b̄} = t_j`, `c_{j,b} = c − t_j`, and for both branches
-//!   `z_{j,k} = e_{j,k} + c_{j,k}·ρ`; `z_Σ = w + c·ρ`.
+//! * Responses `f_j = m_j·c + a_j` (`j < L`), `z = ρ·c + s`, and
+//!   `y_j = ρ·(c − f_j) + t_j`.
 //!
-//! Both branches are computed by the same formulas; the secret bit `b_j`
-//! only chooses, by [`ConditionallySelectable::conditional_select`], which
-//! of `0` and `±t_j·G` enters `B_{j,k}` and which of `t_j`, `c − t_j` is
-//! `c_{j,0}`. For the real branch `b_j − k = 0`, so the formula is the same.
-//!
-//! The verifier accepts iff, with `c_{j,1} = c − c_{j,0}` (so `c_{j,0} + c_{j,1} = c`
-//! holds by construction),
+//! The verifier sets `f_L = c − Σ_{j<L} f_j` and accepts iff
 //!
 //! ```text
-//! A_{j,k} + c_{j,k}·C₀        − z_{j,k}·G    = 0     (j = 1 … L, k = 0, 1)
-//! B_{j,k} + c_{j,k}·D_{j,k}   − z_{j,k}·P_j  = 0
-//! A_Σ     + c·C₀              − z_Σ·G        = 0
-//! B_Σ     + c·(Σ_j C_j − G)   − z_Σ·Σ_j P_j  = 0
+//! S   + c·C₀          − z·G             = 0
+//! A_j + c·C_j         − f_j·G − z·P_j   = 0     (j = 1 … L)
+//! T_j + (c − f_j)·C₀  − y_j·G           = 0
+//! B_j + (c − f_j)·C_j − y_j·P_j         = 0
 //! ```
 //!
-//! Special soundness: two accepting transcripts with challenges `c ≠ c′`
-//! differ in at least one branch's challenge for every `j`, which yields
-//! `ρ` with `C₀ = ρ·G` and `D_{j,k} = ρ·P_j` for that branch, and from the
-//! DLEQ `Σ C_j − G = ρ·ΣP_j`. Honest-verifier zero knowledge: a transcript
-//! is simulated by drawing all challenges and responses and solving the
-//! equations for the commitments, which is how the simulated branch is made.
+//! Completeness: the last line is `(a_j·m_j + (c − f_j)·m_j)·G = c·m_j·(1 − m_j)·G`,
+//! zero for a bit. Special soundness: from two accepting transcripts with
+//! challenges `c ≠ c′` the first two lines give `ρ` (with `C₀ = ρ·G`), the
+//! plaintexts `m_j` and masks `a_j` with `f_j = m_j·c + a_j` in both; the
+//! last two then say that `B_j − t_j·P_j = −(c − f_j)·m_j·G` for a fixed
+//! `t_j`, and `(c − f_j)·m_j = c·m_j·(1 − m_j) − a_j·m_j` is the same for
+//! both challenges only if `m_j·(1 − m_j) = 0`; `Σ f_j = c` for both gives
+//! `Σ m_j = 1`. Honest-verifier zero knowledge: draw `c`, the `f_j`
+//! (`j < L`), `z` and the `y_j` uniformly and solve the equations for the
+//! commitments; in a real proof the `a_j`, `s` and `t_j` make those
+//! responses uniform too. Each `y_j` has its own `t_j`: with one `T` for
+//! all components, `y_i − y_j = ρ·(f_j − f_i)` would reveal `ρ`.
+//!
+//! The earlier proof, `L` Chaum–Pedersen OR-proofs and a DLEQ for the sum
+//! (`4L + 2` commitments, `3L + 1` scalars), proved the same statement with
+//! five more points per record at `L = 4`, each a multiplication for the
+//! prover and a decompression for the verifier.
 //!
 //! # Batch verification
 //!
-//! Each of the `4L + 2` equations of every record is multiplied by its own
+//! Each of the `3L + 1` equations of every record is multiplied by its own
 //! 128-bit weight from the OS CSPRNG and all are summed into one
 //! multiscalar multiplication that must give the identity (a wrong batch
 //! passes with probability at most `2⁻¹²⁸` per weight; ristretto255 has prime
 //! order, so there are no small-subgroup components to hide in). `G` and the
 //! `P_j` are shared across the batch, so they enter once with summed
 //! coefficients; per record the multiplication holds `C₀ … C_L` and the
-//! `4L + 2` commitments.
+//! `3L + 1` commitments.
 //!
 //! # Encoding
 //!
-//! A record's proof is [`proof_len`]`(L) = (7L + 3)·32` bytes (992 at
-//! `L = 4`): first the `4L + 2` commitments (the points hashed into the
-//! challenge), then the `3L + 1` scalars.
+//! A record's proof is [`proof_len`]`(L) = (5L + 1)·32` bytes (672 at
+//! `L = 4`): first the `3L + 1` commitments (the points hashed into the
+//! challenge), then the `2L` scalars.
 //!
 //! ```text
-//! A_{1,0} B_{1,0} A_{1,1} B_{1,1} … A_{L,0} B_{L,0} A_{L,1} B_{L,1} A_Σ B_Σ
-//! c_{1,0} z_{1,0} z_{1,1} … c_{L,0} z_{L,0} z_{L,1} z_Σ
+//! S  A_1 T_1 B_1  …  A_L T_L B_L
+//! f_1 … f_{L−1}  z  y_1 … y_L
 //! ```
 //!
 //! Points are canonical compressed ristretto255 encodings, scalars canonical
@@ -101,22 +104,22 @@
 //! # Constant time
 //!
 //! The prover multiplies secrets only by fixed bases, through precomputed
-//! tables (constant time in curve25519-dalek): `ρ′` by `G` and each `P_j`;
-//! `e_{j,k}` by `G` and `P_j`; `t_j` and `w` by `G`; `w` by `ΣP_j`. The
-//! keys' owner ([`crate::LabelKeys::encrypt_one_hot_proven`]) multiplies
-//! by `G` only: its secret keys `p_j` enter constant-time scalar products
-//! (`ρ′·p_j`, `e·p_j ∓ t`, `w·Σp_j`), wiped after use. The label
-//! enters only through `ct_eq` and conditional selects; there is no branch
-//! and no index on it or on a bit. Scalar arithmetic is constant time.
-//! Nonces live in a zeroizing buffer and are wiped with their doubles. The
-//! verifier is variable time (`vartime_multiscalar_mul`, early returns on a
-//! malformed encoding) and sees public data only: ciphertexts, proofs, keys,
-//! context and its own random weights, whose timing reveals nothing the
-//! sender does not know.
+//! tables (constant time in curve25519-dalek): `ρ′`, `s′`, `a′_j`, `t′_j`
+//! by `G`, and `ρ′`, `s′`, `t′_j` by `P_j`. The keys' owner
+//! ([`crate::LabelKeys::encrypt_one_hot_proven`]) multiplies by `G` only:
+//! its secret keys `p_j` enter constant-time scalar products (`ρ′·p_j`,
+//! `s′·p_j`, `t′_j·p_j`), wiped after use. The label enters only through
+//! `ct_eq` and conditional selects; there is no branch and no index on it
+//! or on a bit. Scalar arithmetic is constant time. Nonces live in a
+//! zeroizing buffer and are wiped with their doubles. The verifier is
+//! variable time (`vartime_multiscalar_mul`, early returns on a malformed
+//! encoding) and sees public data only: ciphertexts, proofs, keys, context
+//! and its own random weights, whose timing reveals nothing the sender
+//! does not know.
 
 use curve25519_dalek::{
     constants::{RISTRETTO_BASEPOINT_POINT as G, RISTRETTO_BASEPOINT_TABLE},
-    ristretto::{CompressedRistretto, RistrettoBasepointTable, RistrettoPoint},
+    ristretto::{CompressedRistretto, RistrettoPoint},
     scalar::Scalar,
     traits::{Identity, IsIdentity, VartimeMultiscalarMul},
 };
@@ -128,8 +131,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::{CryptoError, PointBytes, PublicLabelKeys, BATCH_CHUNK, POINT_LEN};
 
-/// Domain separation of the Fiat–Shamir hash.
-const DST: &[u8] = b"venn-crypto/one-hot-proof/v1/ristretto255/SHA-512";
+/// Domain separation of the Fiat–Shamir hash (v2: the bit-product proof).
+const DST: &[u8] = b"venn-crypto/one-hot-proof/v2/ristretto255/SHA-512";
 
 /// Bytes of a canonical scalar.
 const SCALAR_LEN: usize = 32;
@@ -138,38 +141,41 @@ const SCALAR_LEN: usize = 32;
 /// [`BATCH_CHUNK`], since a record is many points.
 const RECORDS_PER_CHUNK: usize = BATCH_CHUNK / 4;
 
-/// Bytes of one record's proof for `labels` labels: `4L + 2` points and
-/// `3L + 1` scalars, `(7L + 3)·32` bytes.
+/// Bytes of one record's proof for `labels` labels: `3L + 1` points and
+/// `2L` scalars, `(5L + 1)·32` bytes.
 pub const fn proof_len(labels: usize) -> usize {
-    commitments_len(labels) + (3 * labels + 1) * SCALAR_LEN
+    commitments_len(labels) + 2 * labels * SCALAR_LEN
 }
 
 /// Bytes of the commitments at the head of a proof.
 const fn commitments_len(labels: usize) -> usize {
-    (4 * labels + 2) * POINT_LEN
+    (3 * labels + 1) * POINT_LEN
 }
 
-/// Random weights per record in the batch check: one per equation.
+/// Equations per record in the batch check, each with its own weight; also
+/// the number of commitments.
 const fn equations(labels: usize) -> usize {
-    4 * labels + 2
+    3 * labels + 1
 }
 
-/// One bit's OR-proof: commitments `[(A_{j,0}, B_{j,0}), (A_{j,1}, B_{j,1})]`,
-/// the challenge `c_{j,0}` and responses `[z_{j,0}, z_{j,1}]`.
+/// One component's commitments `A_j, T_j, B_j` and its response `y_j`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct BitProof {
-    commitments: [[RistrettoPoint; 2]; 2],
-    c0: Scalar,
-    z: [Scalar; 2],
+struct ComponentProof {
+    a: RistrettoPoint,
+    t: RistrettoPoint,
+    b: RistrettoPoint,
+    y: Scalar,
 }
 
 /// One record's proof, parsed and validated (see the module docs for the
 /// equations and the byte layout).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OneHotProof {
-    bits: Vec<BitProof>,
-    sum_commitments: [RistrettoPoint; 2],
-    sum_response: Scalar,
+    s: RistrettoPoint,
+    components: Vec<ComponentProof>,
+    /// `f_1 … f_{L−1}`; the verifier derives `f_L`.
+    f: Vec<Scalar>,
+    z: Scalar,
 }
 
 impl OneHotProof {
@@ -184,28 +190,32 @@ impl OneHotProof {
 
     /// Number of labels the proof is for.
     pub fn labels(&self) -> usize {
-        self.bits.len()
+        self.components.len()
     }
 
     /// The fixed-size encoding, [`proof_len`]`(self.labels())` bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let labels = self.labels();
-        let mut out = Vec::with_capacity(proof_len(labels));
-        for bit in &self.bits {
-            for point in bit.commitments.iter().flatten() {
+        let mut out = Vec::with_capacity(proof_len(self.labels()));
+        out.extend_from_slice(self.s.compress().as_bytes());
+        for c in &self.components {
+            for point in [&c.a, &c.t, &c.b] {
                 out.extend_from_slice(point.compress().as_bytes());
             }
         }
-        for point in &self.sum_commitments {
-            out.extend_from_slice(point.compress().as_bytes());
+        for f in &self.f {
+            out.extend_from_slice(f.as_bytes());
         }
-        for bit in &self.bits {
-            for s in [&bit.c0, &bit.z[0], &bit.z[1]] {
-                out.extend_from_slice(s.as_bytes());
-            }
+        out.extend_from_slice(self.z.as_bytes());
+        for c in &self.components {
+            out.extend_from_slice(c.y.as_bytes());
         }
-        out.extend_from_slice(self.sum_response.as_bytes());
         out
+    }
+
+    /// `f_1 … f_L` under challenge `c`, the last one derived: `c − Σ_{j<L} f_j`.
+    fn all_f(&self, c: &Scalar) -> impl Iterator<Item = Scalar> + '_ {
+        let last = c - self.f.iter().sum::<Scalar>();
+        self.f.iter().copied().chain(std::iter::once(last))
     }
 
     /// [`Self::from_bytes`] naming `record` in its errors.
@@ -221,19 +231,18 @@ impl OneHotProof {
         // The lengths were checked, so the iterators cannot run dry; a
         // missing item still maps to an error rather than a panic.
         let mut point = || points.next().unwrap_or_else(|| Err(malformed()));
-        let mut bits = Vec::with_capacity(labels);
+        let s = point()?;
+        let mut components = Vec::with_capacity(labels);
         for _ in 0..labels {
-            let commitments = [[point()?, point()?], [point()?, point()?]];
-            bits.push(BitProof { commitments, c0: Scalar::ZERO, z: [Scalar::ZERO; 2] });
+            components.push(ComponentProof { a: point()?, t: point()?, b: point()?, y: Scalar::ZERO });
         }
-        let sum_commitments = [point()?, point()?];
         let mut scalar = || scalars.next().unwrap_or_else(|| Err(malformed()));
-        for bit in &mut bits {
-            bit.c0 = scalar()?;
-            bit.z = [scalar()?, scalar()?];
+        let f = (1..labels).map(|_| scalar()).collect::<Result<Vec<_>, _>>()?;
+        let z = scalar()?;
+        for c in &mut components {
+            c.y = scalar()?;
         }
-        let sum_response = scalar()?;
-        Ok(Self { bits, sum_commitments, sum_response })
+        Ok(Self { s, components, f, z })
     }
 }
 
@@ -292,8 +301,8 @@ fn half_basepoint() -> RistrettoPoint {
 /// Like [`crate::encrypt_one_hot`], every point is computed halved with
 /// halved secrets and compressed doubled in one batch per chunk (one field
 /// inversion per chunk); the ciphertext uses randomness `ρ = 2ρ′`, the
-/// nonces are `2e′`, `2t′`, `2w′`. Cost per record: `6L + 3` fixed-base
-/// multiplications (`5L + 3` by the keys' owner, who uses
+/// nonces are `2s′`, `2a′_j`, `2t′_j`. Cost per record: `5L + 2` fixed-base
+/// multiplications (`4L + 2` by the keys' owner, who uses
 /// [`crate::LabelKeys::encrypt_one_hot_proven`]).
 pub fn encrypt_one_hot_proven(
     keys: &PublicLabelKeys,
@@ -305,9 +314,9 @@ pub fn encrypt_one_hot_proven(
 
 impl crate::LabelKeys {
     /// [`encrypt_one_hot_proven`] by the keys' owner, who knows each
-    /// `p_j`: every point that the public prover makes as `x·P_j ± y·G`
-    /// (two table multiplications) it makes as `(x·p_j ± y)·G` (one), so a
-    /// record costs `5L + 3` fixed-base multiplications instead of `6L + 3`.
+    /// `p_j`: every point that the public prover makes as `x·P_j + y·G`
+    /// (two table multiplications) it makes as `(x·p_j + y)·G` (one), so a
+    /// record costs `4L + 2` fixed-base multiplications instead of `5L + 2`.
     /// Same ciphertexts and proofs, in distribution and in format: the
     /// verifier cannot tell the two apart. The secret keys enter only
     /// constant-time scalar arithmetic and the basepoint table.
@@ -339,7 +348,6 @@ fn prove(
         prefix: transcript_prefix(keys, context),
         half: Scalar::from(2u8).invert(),
         half_g: half_basepoint(),
-        sum_table: RistrettoBasepointTable::create(&keys.points().iter().sum()),
     };
     let mut ciphertexts = vec![[0u8; POINT_LEN]; labels.len() * width];
     let mut proofs = vec![0u8; labels.len() * plen];
@@ -360,7 +368,35 @@ struct Prover<'k> {
     /// `1/2 mod ℓ`, and `G/2`.
     half: Scalar,
     half_g: RistrettoPoint,
-    sum_table: RistrettoBasepointTable,
+}
+
+/// One record's halved secrets, drawn as `ρ′, s′, a′_1 … a′_{L−1},
+/// t′_1 … t′_L` (`2L + 1` scalars); `a′_L = −Σ_{j<L} a′_j`.
+struct Nonces<'a>(&'a [Scalar]);
+
+impl Nonces<'_> {
+    const fn per_record(labels: usize) -> usize {
+        2 * labels + 1
+    }
+
+    fn rho(&self) -> &Scalar {
+        &self.0[0]
+    }
+
+    fn s(&self) -> &Scalar {
+        &self.0[1]
+    }
+
+    /// `a′_1 … a′_L`, the last one derived (wiped on drop).
+    fn a(&self, labels: usize) -> Zeroizing<Vec<Scalar>> {
+        let drawn = &self.0[2..labels + 1];
+        let last = -drawn.iter().sum::<Scalar>();
+        Zeroizing::new(drawn.iter().copied().chain(std::iter::once(last)).collect())
+    }
+
+    fn t(&self, labels: usize) -> &[Scalar] {
+        &self.0[labels + 1..2 * labels + 1]
+    }
 }
 
 impl Prover<'_> {
@@ -370,13 +406,12 @@ impl Prover<'_> {
         let width = l + 1;
         let plen = proof_len(l);
         let clen = commitments_len(l);
-        // Per record: ρ′, then (e′_{j,0}, e′_{j,1}, t′_j) per label, then w′.
-        let per = 3 * l + 2;
+        let per = Nonces::per_record(l);
         let secrets = random_scalars(labels.len() * per);
         let stride = width + equations(l);
         let mut halves = Vec::with_capacity(labels.len() * stride);
         for (&label, s) in labels.iter().zip(secrets.chunks_exact(per)) {
-            self.half_points(label, s, &mut halves);
+            self.half_points(label, &Nonces(s), &mut halves);
         }
         let compressed = RistrettoPoint::double_and_compress_batch(&halves);
         for (r, (&label, s)) in labels.iter().zip(secrets.chunks_exact(per)).enumerate() {
@@ -390,101 +425,96 @@ impl Prover<'_> {
                 slot.copy_from_slice(c.as_bytes());
             }
             let c = challenge(&self.prefix, ct, &proof[..clen]);
-            respond(label, s, &c, &mut proof[clen..]);
+            respond(l, label, &Nonces(s), &c, &mut proof[clen..]);
         }
     }
 
-    /// Pushes one record's halved points: `C₀/2, C_j/2`, then per label
-    /// `A_{j,0}/2, B_{j,0}/2, A_{j,1}/2, B_{j,1}/2`, then `A_Σ/2, B_Σ/2`.
-    /// `s` holds the halved secrets `ρ′, (e′_{j,0}, e′_{j,1}, t′_j)…, w′`.
-    fn half_points(&self, label: u16, s: &[Scalar], out: &mut Vec<RistrettoPoint>) {
+    /// Pushes one record's halved points: `C₀/2, C_j/2`, then `S/2`, then
+    /// per label `A_j/2, T_j/2, B_j/2`.
+    fn half_points(&self, label: u16, n: &Nonces, out: &mut Vec<RistrettoPoint>) {
         match self.secrets {
-            None => self.half_points_public(label, s, out),
-            Some(secrets) => self.half_points_owner(secrets, label, s, out),
+            None => self.half_points_public(label, n, out),
+            Some(secrets) => self.half_points_owner(secrets, label, n, out),
         }
     }
 
     /// [`Self::half_points`] from the public keys' tables.
-    fn half_points_public(&self, label: u16, s: &[Scalar], out: &mut Vec<RistrettoPoint>) {
+    fn half_points_public(&self, label: u16, n: &Nonces, out: &mut Vec<RistrettoPoint>) {
         let g = RISTRETTO_BASEPOINT_TABLE;
-        let rho = &s[0];
-        out.push(rho * g);
-        for (j, table) in self.keys.tables().iter().enumerate() {
-            let mask = rho * table;
+        let l = self.keys.len();
+        let tables = self.keys.tables();
+        out.push(n.rho() * g);
+        for (j, table) in tables.iter().enumerate() {
+            let mask = n.rho() * table;
             let bit = (j as u16).ct_eq(&label);
             out.push(RistrettoPoint::conditional_select(&mask, &(mask + self.half_g), bit));
         }
-        for (j, (table, nonces)) in self.keys.tables().iter().zip(s[1..].chunks_exact(3)).enumerate() {
+        out.push(n.s() * g);
+        for (j, ((table, a), t)) in tables.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
             let bit = (j as u16).ct_eq(&label);
-            let (e0, e1, t) = (&nonces[0], &nonces[1], &nonces[2]);
-            // t′·G enters B_{j,k} only in the simulated branch, with sign
-            // −(b − k): −t′·G at k = 0 when b = 1, +t′·G at k = 1 when b = 0.
-            let mut sim = t * g;
-            let identity = RistrettoPoint::identity();
-            let at0 = RistrettoPoint::conditional_select(&identity, &sim, bit);
-            let at1 = RistrettoPoint::conditional_select(&sim, &identity, bit);
-            sim.zeroize();
-            out.extend([e0 * g, e0 * table - at0, e1 * g, e1 * table + at1]);
+            let mut a_g = a * g;
+            // a′_j·m_j·G: a′_j·G where m_j = 1, the identity elsewhere.
+            let am_g = RistrettoPoint::conditional_select(&RistrettoPoint::identity(), &a_g, bit);
+            out.extend([a_g + n.s() * table, t * g, am_g + t * table]);
+            a_g.zeroize();
         }
-        let w = &s[3 * self.keys.len() + 1];
-        out.extend([w * g, w * &self.sum_table]);
     }
 
     /// [`Self::half_points`] by the owner of the keys: the same points,
-    /// each as one multiple of `G` (`ρ′·P_j + b·G/2 = (ρ′·p_j + b/2)·G`,
-    /// `e′·P_j ∓ t′·G = (e′·p_j ∓ t′)·G`). The exponents are selected, not
-    /// branched on, as in the public prover.
-    fn half_points_owner(&self, secrets: &[Scalar], label: u16, s: &[Scalar], out: &mut Vec<RistrettoPoint>) {
+    /// each as one multiple of `G` (`ρ′·P_j + m_j·G/2 = (ρ′·p_j + m_j/2)·G`,
+    /// `a′_j·G + s′·P_j = (a′_j + s′·p_j)·G`, `a′_j·m_j·G + t′_j·P_j =
+    /// (a′_j·m_j + t′_j·p_j)·G`). The exponents are selected, not branched
+    /// on, as in the public prover.
+    fn half_points_owner(&self, secrets: &[Scalar], label: u16, n: &Nonces, out: &mut Vec<RistrettoPoint>) {
         let g = RISTRETTO_BASEPOINT_TABLE;
-        let rho = &s[0];
-        out.push(rho * g);
+        let l = secrets.len();
+        out.push(n.rho() * g);
         for (j, p) in secrets.iter().enumerate() {
             let bit = (j as u16).ct_eq(&label);
-            let mask = Zeroizing::new(rho * p);
+            let mask = Zeroizing::new(n.rho() * p);
             let x = Zeroizing::new(Scalar::conditional_select(&mask, &(*mask + self.half), bit));
             out.push(&*x * g);
         }
-        for (j, (p, nonces)) in secrets.iter().zip(s[1..].chunks_exact(3)).enumerate() {
+        out.push(n.s() * g);
+        for (j, ((p, a), t)) in secrets.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
             let bit = (j as u16).ct_eq(&label);
-            let (e0, e1, t) = (&nonces[0], &nonces[1], &nonces[2]);
-            // As in the public prover: −t′ at k = 0 when b = 1, +t′ at k = 1 when b = 0.
-            let at0 = Zeroizing::new(Scalar::conditional_select(&Scalar::ZERO, t, bit));
-            let at1 = Zeroizing::new(Scalar::conditional_select(t, &Scalar::ZERO, bit));
-            let b0 = Zeroizing::new(e0 * p - *at0);
-            let b1 = Zeroizing::new(e1 * p + *at1);
-            out.extend([e0 * g, &*b0 * g, e1 * g, &*b1 * g]);
+            let am = Zeroizing::new(Scalar::conditional_select(&Scalar::ZERO, a, bit));
+            let a_exp = Zeroizing::new(a + n.s() * p);
+            let b_exp = Zeroizing::new(*am + t * p);
+            out.extend([&*a_exp * g, t * g, &*b_exp * g]);
         }
-        let w = &s[3 * secrets.len() + 1];
-        let p_sum: Zeroizing<Scalar> = Zeroizing::new(secrets.iter().sum());
-        let w_sum = Zeroizing::new(w * *p_sum);
-        out.extend([w * g, &*w_sum * g]);
     }
 }
 
-/// Writes one record's scalars `c_{j,0}, z_{j,0}, z_{j,1} …, z_Σ` for
-/// challenge `c` from the halved secrets `s` (see [`Prover::half_points`]).
-fn respond(label: u16, s: &[Scalar], c: &Scalar, out: &mut [u8]) {
-    let rho = Zeroizing::new(s[0] + s[0]);
+/// Writes one record's scalars `f_1 … f_{L−1}, z, y_1 … y_L` for challenge
+/// `c` from the halved nonces `n` (see [`Prover::half_points`]).
+fn respond(l: usize, label: u16, n: &Nonces, c: &Scalar, out: &mut [u8]) {
+    let double = |x: &Scalar| Zeroizing::new(x + x);
+    let rho = double(n.rho());
     let mut slots = out.chunks_exact_mut(SCALAR_LEN);
     let mut write = |value: &Scalar| {
         if let Some(slot) = slots.next() {
             slot.copy_from_slice(value.as_bytes());
         }
     };
-    for (j, nonces) in s[1..s.len() - 1].chunks_exact(3).enumerate() {
-        let bit = (j as u16).ct_eq(&label);
-        let e0 = Zeroizing::new(nonces[0] + nonces[0]);
-        let e1 = Zeroizing::new(nonces[1] + nonces[1]);
-        let t = Zeroizing::new(nonces[2] + nonces[2]);
-        // The simulated branch keeps challenge t; the real one gets c − t.
-        let c0 = Scalar::conditional_select(&(c - *t), &t, bit);
-        let c1 = c - c0;
-        write(&c0);
-        write(&(*e0 + c0 * *rho));
-        write(&(*e1 + c1 * *rho));
+    // f_j = m_j·c + a_j: c is added where m_j = 1, by a select.
+    let f: Zeroizing<Vec<Scalar>> = Zeroizing::new(
+        n.a(l)
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                let a = double(a);
+                Scalar::conditional_select(&a, &(*a + c), (j as u16).ct_eq(&label))
+            })
+            .collect(),
+    );
+    for f_j in f.iter().take(l.saturating_sub(1)) {
+        write(f_j);
     }
-    let w = Zeroizing::new(s[s.len() - 1] + s[s.len() - 1]);
-    write(&(*w + c * *rho));
+    write(&(*rho * c + *double(n.s())));
+    for (f_j, t) in f.iter().zip(n.t(l)) {
+        write(&(*rho * (c - f_j) + *double(t)));
+    }
 }
 
 /// `count` uniform scalars from the OS CSPRNG, in a buffer wiped on drop.
@@ -632,39 +662,31 @@ fn verify_chunk(
         let mut weight = || weights.next().unwrap_or(Scalar::ONE);
         // Coefficients of this record's C₀ … C_L.
         let mut coeff = vec![Scalar::ZERO; width];
-        for (j, bit) in proof.bits.iter().enumerate() {
-            let challenges = [bit.c0, c - bit.c0];
-            for (k, ((ck, zk), [a, b])) in challenges.into_iter().zip(bit.z).zip(bit.commitments).enumerate() {
-                // A + c·C₀ − z·G = 0
-                let alpha = weight();
-                points.push(a);
-                scalars.push(alpha);
-                coeff[0] += alpha * ck;
-                g -= alpha * zk;
-                // B + c·(C_j − k·G) − z·P_j = 0
-                let beta = weight();
-                points.push(b);
-                scalars.push(beta);
-                coeff[j + 1] += beta * ck;
-                if k == 1 {
-                    g -= beta * ck;
-                }
-                p[j] -= beta * zk;
-            }
-        }
-        // A_Σ + c·C₀ − z_Σ·G = 0 and B_Σ + c·(ΣC_j − G) − z_Σ·ΣP_j = 0
-        let z = proof.sum_response;
-        let [a, b] = proof.sum_commitments;
-        let (gamma, delta) = (weight(), weight());
-        points.extend([a, b]);
-        scalars.extend([gamma, delta]);
-        coeff[0] += gamma * c;
-        g -= gamma * z + delta * c;
-        let delta_c = delta * c;
-        let delta_z = delta * z;
-        for j in 0..l {
-            coeff[j + 1] += delta_c;
-            p[j] -= delta_z;
+        // S + c·C₀ − z·G = 0
+        let alpha = weight();
+        points.push(proof.s);
+        scalars.push(alpha);
+        coeff[0] += alpha * c;
+        g -= alpha * proof.z;
+        for (j, (component, f)) in proof.components.iter().zip(proof.all_f(&c)).enumerate() {
+            let (beta, gamma, delta) = (weight(), weight(), weight());
+            let rest = c - f;
+            // A_j + c·C_j − f_j·G − z·P_j = 0
+            points.push(component.a);
+            scalars.push(beta);
+            coeff[j + 1] += beta * c;
+            g -= beta * f;
+            p[j] -= beta * proof.z;
+            // T_j + (c − f_j)·C₀ − y_j·G = 0
+            points.push(component.t);
+            scalars.push(gamma);
+            coeff[0] += gamma * rest;
+            g -= gamma * component.y;
+            // B_j + (c − f_j)·C_j − y_j·P_j = 0
+            points.push(component.b);
+            scalars.push(delta);
+            coeff[j + 1] += delta * rest;
+            p[j] -= delta * component.y;
         }
         points.extend_from_slice(&ct_points);
         ciphertexts.extend(ct_points);

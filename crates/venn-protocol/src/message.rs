@@ -8,9 +8,10 @@ use venn_crypto::PointBytes;
 
 use crate::{release::Released, Policy};
 
-/// The version this implementation speaks. A peer announcing another is
+/// The version this implementation speaks (2: the one-hot proof of segment
+/// mode changed shape). A peer announcing another is
 /// refused in the handshake.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Most points (or tags) one message may carry.
 pub const MAX_ITEMS_PER_MESSAGE: usize = 65_536;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::{
     codec, AbortReason, Channel, Element, ElementSet, Event, Hello, Incompatibility, Machine, Message, Misbehavior,
     Outcome, Policy, PolicyViolation, ProtocolError, Session, SessionConfig, Side, MAX_ITEMS_PER_MESSAGE,
+    PROTOCOL_VERSION,
 };
 
 /// Elements as `venn-ids` would make them: a hash of the identifier.
@@ -260,7 +261,7 @@ fn peer_policy_stricter_than_ours_refuses_our_set_on_both_sides() {
 fn announced_size_of_a_trillion_is_refused_without_allocating() {
     let mut b = session_with(Policy::default(), 0..1_000, 1024);
     let hello = Message::Hello(Hello {
-        version: 1,
+        version: PROTOCOL_VERSION,
         nonce: [9; 32],
         set_size: 1_000_000_000_000,
         policy: Policy::permissive(),
@@ -308,10 +309,11 @@ fn misbehaved(m: Misbehavior) -> ProtocolError {
 #[test]
 fn rejects_version_mismatch() {
     let err = b_error_when_a_sends(0..10, |m| match m {
-        Message::Hello(h) => vec![Message::Hello(Hello { version: 2, ..h })],
+        Message::Hello(h) => vec![Message::Hello(Hello { version: PROTOCOL_VERSION + 1, ..h })],
         m => vec![m],
     });
-    assert_eq!(err, ProtocolError::Incompatible(Incompatibility::VersionMismatch { ours: 1, theirs: 2 }));
+    let (ours, theirs) = (PROTOCOL_VERSION, PROTOCOL_VERSION + 1);
+    assert_eq!(err, ProtocolError::Incompatible(Incompatibility::VersionMismatch { ours, theirs }));
 }
 
 #[test]
@@ -431,7 +433,7 @@ fn rejects_empty_batch() {
 fn rejects_batch_over_the_item_limit() {
     let mut b = session(0..10);
     let hello = Message::Hello(Hello {
-        version: 1,
+        version: PROTOCOL_VERSION,
         nonce: [9; 32],
         set_size: 100_000,
         policy: Policy::permissive(),
@@ -490,7 +492,7 @@ fn rejects_tags_before_our_points_are_out() {
     let mut b = session_with(Policy::permissive(), 0..5_000, 1024);
     let _own_hello = b.poll_transmit();
     let hello = Message::Hello(Hello {
-        version: 1,
+        version: PROTOCOL_VERSION,
         nonce: [9; 32],
         set_size: 10,
         policy: Policy::permissive(),

@@ -21,22 +21,26 @@ fn open(secrets: &[Scalar], ct: &[PointBytes]) -> Vec<RistrettoPoint> {
     ct[1..].iter().zip(secrets).map(|(cj, p)| point(cj) - p * c0).collect()
 }
 
-/// How a cheating receiver builds its proof.
+/// How a cheating receiver builds its proof of a record that encrypts `m`.
 #[derive(Clone, Copy, Debug)]
 enum Strategy {
-    /// The honest prover's equations with the wrong plaintext: branch
-    /// `claim[j]` of each bit is run as the real one with witness `ρ`, the
-    /// other is simulated; the sum's DLEQ is run with `ρ`.
+    /// The honest prover's formulas run on `m`: `a_L = −Σ_{j<L} a_j`,
+    /// `B_j` from `a_j·m_j`, responses from `ρ` and `m`.
+    Honest,
+    /// Commitments and `f_j` made for `claim` instead of `m` (as if the
+    /// record encrypted those bits); `z` and `y_j` from `ρ`.
     Claim,
-    /// Both branches of every bit simulated, each with its own challenge.
-    SimulateBoth,
-    /// As `Claim`, but using the secret keys: the real branch's response
-    /// uses `ρ_j = ρ + (m_j − k)/p_j`, which satisfies its `P_j` equation,
-    /// and the sum's uses `ρ + (Σm − 1)/Σp`.
+    /// As `Honest`, but each `y_j` solved with the secret key `p_j` from its
+    /// `B_j` equation, which then always holds; the `T_j` equations are left
+    /// to chance.
     KeyHolder,
+    /// As `KeyHolder`, and `z` solved with `p_L` from the `A_L` equation
+    /// with the verifier's `f_L = c − Σ_{j<L} f_j`, which then holds; the
+    /// `S` equation is left to chance.
+    KeyHolderSum,
 }
 
-/// A receiver's record that encrypts `m` (any scalars), with the best proof
+/// A receiver's record that encrypts `m` (any scalars), with the proof
 /// `strategy` makes of it.
 fn forge(
     keys: &PublicLabelKeys,
@@ -50,68 +54,64 @@ fn forge(
     let rnd = || Scalar::random(&mut OsRng);
     let p = keys.points();
     let rho = rnd();
-    let c0 = rho * G;
-    let cts: Vec<RistrettoPoint> = std::iter::once(c0).chain((0..l).map(|j| m[j] * G + rho * p[j])).collect();
+    let cts: Vec<RistrettoPoint> = std::iter::once(rho * G).chain((0..l).map(|j| m[j] * G + rho * p[j])).collect();
     let ct_bytes: Vec<PointBytes> = cts.iter().map(|c| c.compress().to_bytes()).collect();
-
-    // Per bit and branch: the nonce (real) or the chosen (challenge, response).
-    let mut nonces = vec![[Scalar::ZERO; 2]; l];
-    let mut simulated = vec![[(Scalar::ZERO, Scalar::ZERO); 2]; l];
-    let mut commitments = Vec::new();
+    let shown: Vec<Scalar> = match strategy {
+        Strategy::Claim => claim.iter().map(|&k| Scalar::from(k as u64)).collect(),
+        _ => m.to_vec(),
+    };
+    let s = rnd();
+    let mut a: Vec<Scalar> = (1..l).map(|_| rnd()).collect();
+    a.push(-a.iter().sum::<Scalar>());
+    let t: Vec<Scalar> = (0..l).map(|_| rnd()).collect();
+    let mut commitments = vec![s * G];
     for j in 0..l {
-        for k in 0..2 {
-            let real = !matches!(strategy, Strategy::SimulateBoth) && claim[j] == k;
-            if real {
-                let e = rnd();
-                nonces[j][k] = e;
-                commitments.extend([e * G, e * p[j]]);
-            } else {
-                let (c, z) = (rnd(), rnd());
-                simulated[j][k] = (c, z);
-                let d = cts[j + 1] - Scalar::from(k as u64) * G;
-                commitments.extend([z * G - c * c0, z * p[j] - c * d]);
-            }
-        }
+        commitments.extend([a[j] * G + s * p[j], t[j] * G, (a[j] * shown[j]) * G + t[j] * p[j]]);
     }
-    let w = rnd();
-    let sum_p: RistrettoPoint = p.iter().sum();
-    commitments.extend([w * G, w * sum_p]);
     let mut proof: Vec<u8> = commitments.iter().flat_map(|c| c.compress().to_bytes()).collect();
     let c = challenge(&transcript_prefix(keys, context), &ct_bytes, &proof);
-
-    for j in 0..l {
-        let (c0j, z0, z1) = match strategy {
-            Strategy::SimulateBoth => (simulated[j][0].0, simulated[j][0].1, simulated[j][1].1),
-            Strategy::Claim | Strategy::KeyHolder => {
-                let k = claim[j];
-                let witness = match strategy {
-                    Strategy::KeyHolder => rho + (m[j] - Scalar::from(k as u64)) * secrets[j].invert(),
-                    _ => rho,
-                };
-                let (c_other, z_other) = simulated[j][1 - k];
-                let c_real = c - c_other;
-                let z_real = nonces[j][k] + c_real * witness;
-                if k == 0 {
-                    (c_real, z_real, z_other)
-                } else {
-                    (c_other, z_other, z_real)
-                }
-            }
-        };
-        for s in [c0j, z0, z1] {
-            proof.extend_from_slice(s.as_bytes());
+    let mut f: Vec<Scalar> = (0..l).map(|j| shown[j] * c + a[j]).collect();
+    // What the verifier will use for f_L.
+    f[l - 1] = c - f[..l - 1].iter().sum::<Scalar>();
+    let mut z = rho * c + s;
+    let mut y: Vec<Scalar> = (0..l).map(|j| rho * (c - f[j]) + t[j]).collect();
+    if matches!(strategy, Strategy::KeyHolder | Strategy::KeyHolderSum) {
+        // log B_j + (c − f_j)·log C_j = y_j·p_j
+        for j in 0..l {
+            let log_b = a[j] * shown[j] + t[j] * secrets[j];
+            y[j] = (log_b + (c - f[j]) * (m[j] + rho * secrets[j])) * secrets[j].invert();
         }
     }
-    let witness = match strategy {
-        Strategy::KeyHolder => {
-            let sum_m: Scalar = m.iter().sum();
-            let sum_secret: Scalar = secrets.iter().sum();
-            rho + (sum_m - Scalar::ONE) * sum_secret.invert()
-        }
-        _ => rho,
-    };
-    proof.extend_from_slice((w + c * witness).as_bytes());
+    if matches!(strategy, Strategy::KeyHolderSum) {
+        // log A_L + c·log C_L − f_L = z·p_L
+        let k = l - 1;
+        z = (a[k] + s * secrets[k] + c * (m[k] + rho * secrets[k]) - f[k]) * secrets[k].invert();
+    }
+    for x in f[..l - 1].iter().chain([&z]).chain(&y) {
+        proof.extend_from_slice(x.as_bytes());
+    }
     (ct_bytes, proof)
+}
+
+/// Every equation of one record's proof checked on its own under
+/// challenge `c`, without batching: a second verifier, for the tests.
+fn equations_hold(keys: &PublicLabelKeys, ct: &[PointBytes], proof: &[u8], c: &Scalar) -> bool {
+    let l = keys.len();
+    let (cts, p) = (ct.iter().map(point).collect::<Vec<_>>(), keys.points());
+    let proof = OneHotProof::from_bytes(proof, l).unwrap();
+    let f: Vec<Scalar> = proof.all_f(c).collect();
+    let mut ok = (proof.s + c * cts[0] - proof.z * G).is_identity();
+    for (j, q) in proof.components.iter().enumerate() {
+        ok &= (q.a + c * cts[j + 1] - f[j] * G - proof.z * p[j]).is_identity();
+        ok &= (q.t + (c - f[j]) * cts[0] - q.y * G).is_identity();
+        ok &= (q.b + (c - f[j]) * cts[j + 1] - q.y * p[j]).is_identity();
+    }
+    ok
+}
+
+/// The challenge the verifier computes for one record.
+fn challenge_of(keys: &PublicLabelKeys, ct: &[PointBytes], proof: &[u8], context: &[u8]) -> Scalar {
+    challenge(&transcript_prefix(keys, context), ct, &proof[..commitments_len(keys.len())])
 }
 
 fn one_hot(labels: usize, label: usize) -> Vec<Scalar> {
@@ -218,15 +218,16 @@ fn the_forger_run_honestly_verifies() {
     for label in 0..4 {
         let m = one_hot(4, label);
         let claim: Vec<usize> = (0..4).map(|j| (j == label) as usize).collect();
-        for strategy in [Strategy::Claim, Strategy::KeyHolder] {
+        for strategy in [Strategy::Honest, Strategy::Claim, Strategy::KeyHolder, Strategy::KeyHolderSum] {
             let record = forge(&keys, &secrets, &m, &claim, strategy, CONTEXT);
+            assert!(equations_hold(&keys, &record.0, &record.1, &challenge_of(&keys, &record.0, &record.1, CONTEXT)));
             let (cts, proofs) = batch_with(&keys, &[1, 3], 1, &record);
             assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT), Ok(()), "{strategy:?}");
         }
     }
 }
 
-/// Every cheating plaintext, with every claim of which branch is real and
+/// Every cheating plaintext, with every claim of which bits are set and
 /// every strategy, inside a batch of honest records: refused.
 #[test]
 fn cheating_receiver_plaintexts_are_refused() {
@@ -244,15 +245,18 @@ fn cheating_receiver_plaintexts_are_refused() {
         ("2 and −1 (sums to 1)", vec![s(2), minus_one, s(0), s(0)]),
         ("K·2^i and 1 − K·2^i (sums to 1)", vec![k_pow, Scalar::ONE - k_pow, s(0), s(0)]),
     ];
+    let strategies = [Strategy::Honest, Strategy::Claim, Strategy::KeyHolder, Strategy::KeyHolderSum];
     for (name, m) in &attacks {
         let mut tried = 0;
         for claims in 0..16usize {
             let claim: Vec<usize> = (0..4).map(|j| (claims >> j) & 1).collect();
-            for strategy in [Strategy::Claim, Strategy::KeyHolder, Strategy::SimulateBoth] {
+            for strategy in strategies {
                 let record = forge(&keys, &secrets, m, &claim, strategy, CONTEXT);
                 // The ciphertext is the attack.
                 let opened = open(&secrets, &record.0);
                 assert_eq!(opened, m.iter().map(|x| x * G).collect::<Vec<_>>());
+                let c = challenge_of(&keys, &record.0, &record.1, CONTEXT);
+                assert!(!equations_hold(&keys, &record.0, &record.1, &c), "{name}, claim {claim:?}, {strategy:?}");
                 let (cts, proofs) = batch_with(&keys, &[0, 2], 1, &record);
                 assert_eq!(
                     verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT),
@@ -262,49 +266,44 @@ fn cheating_receiver_plaintexts_are_refused() {
                 tried += 1;
             }
         }
-        assert_eq!(tried, 48);
+        assert_eq!(tried, 64);
     }
 }
 
 /// The attack of weak Fiat–Shamir (Bernhard, Pereira, Warinschi,
 /// ASIACRYPT 2012): commit first, learn the challenge, then pick the
-/// ciphertext that fits. With commitments of known logs (`u_{j,k} = log B −
-/// p_j·log A`), the equations reduce to `u_{j,k} + c_{j,k}·(m_j − k) = 0`
-/// and `u_Σ + c·(Σm − 1) = 0`, solved after `c` by `m₁ = 1 − u/c`, `m₂ = 0`.
-/// Hashing the ciphertext into `c` is what refuses it.
+/// ciphertext that fits. With `L = 2`, masks `a_1`, `a_2 = −a_1` and
+/// commitments whose `B_j − t_j·P_j` are known (`u_1 = 0`, `u_2 = −a_1`), the
+/// `B_j` equations reduce to `u_j + (c − f_j)·m_j = 0`, solved after `c` by
+/// `m_1 = 1 − a_1/c`, `m_2 = a_1/c`: two components that are not bits and sum
+/// to 1. Every equation holds under the challenge computed without the
+/// statement; hashing the ciphertext into `c` is what refuses it.
 #[test]
 fn a_statement_chosen_after_the_challenge_is_refused() {
     let (secrets, keys) = keys(2);
     let p = keys.points();
     let rnd = || Scalar::random(&mut OsRng);
-    let u = rnd();
-    let a: Vec<Scalar> = (0..5).map(|_| rnd()).collect();
-    // u_{1,0} = 0, u_{1,1} = u, u_{2,0} = u_{2,1} = 0, u_Σ = u.
-    let us = [Scalar::ZERO, u, Scalar::ZERO, Scalar::ZERO];
-    let mut commitments = Vec::new();
-    for i in 0..4 {
-        commitments.extend([a[i] * G, (us[i] + a[i] * secrets[i / 2]) * G]);
-    }
-    let sum_secret: Scalar = secrets.iter().sum();
-    commitments.extend([a[4] * G, (u + a[4] * sum_secret) * G]);
-    let commitment_bytes: Vec<u8> = commitments.iter().flat_map(|c| c.compress().to_bytes()).collect();
-    // The challenge without the statement, which is not yet chosen.
-    let c = challenge(&transcript_prefix(&keys, CONTEXT), &[], &commitment_bytes);
-    let x = rnd();
-    let m = [Scalar::ONE - u * c.invert(), Scalar::ZERO];
-    let cts: Vec<PointBytes> =
-        std::iter::once(x * G).chain((0..2).map(|j| m[j] * G + x * p[j])).map(|c| c.compress().to_bytes()).collect();
-    let challenges = [[Scalar::ZERO, c], [c, Scalar::ZERO]];
-    let mut proof = commitment_bytes;
+    let (s, a1, rho) = (rnd(), rnd(), rnd());
+    let (a, t, u) = ([a1, -a1], [rnd(), rnd()], [Scalar::ZERO, -a1]);
+    let mut commitments = vec![s * G];
     for j in 0..2 {
-        let z = |k: usize| a[2 * j + k] + challenges[j][k] * x;
-        for s in [challenges[j][0], z(0), z(1)] {
-            proof.extend_from_slice(s.as_bytes());
-        }
+        commitments.extend([(a[j] + s * secrets[j]) * G, t[j] * G, (u[j] + t[j] * secrets[j]) * G]);
     }
-    proof.extend_from_slice((a[4] + c * x).as_bytes());
-    assert_ne!(m[0], Scalar::ONE);
-    assert_ne!(m[0], Scalar::ZERO);
+    let mut proof: Vec<u8> = commitments.iter().flat_map(|c| c.compress().to_bytes()).collect();
+    // The challenge without the statement, which is not yet chosen.
+    let c = challenge(&transcript_prefix(&keys, CONTEXT), &[], &proof);
+    let m = [Scalar::ONE - a1 * c.invert(), a1 * c.invert()];
+    let cts: Vec<PointBytes> = std::iter::once(rho * G)
+        .chain((0..2).map(|j| m[j] * G + rho * p[j]))
+        .map(|c| c.compress().to_bytes())
+        .collect();
+    let f = [c * m[0] + a[0], c * m[1] + a[1]];
+    let y = [rho * (c - f[0]) + t[0], rho * (c - f[1]) + t[1]];
+    for x in [f[0], rho * c + s, y[0], y[1]] {
+        proof.extend_from_slice(x.as_bytes());
+    }
+    assert!(m.iter().all(|m| *m != Scalar::ZERO && *m != Scalar::ONE), "not bits");
+    assert!(equations_hold(&keys, &cts, &proof, &c), "the attack works against weak Fiat–Shamir");
     assert_eq!(verify_one_hot_batch(&keys, &cts, &proof, CONTEXT), Err(CryptoError::ProofRejected));
 }
 
@@ -389,7 +388,7 @@ fn non_canonical_scalars_are_refused_by_record() {
     let scalars_at = plen + commitments_len(2);
     // Every scalar of record 1 in turn, replaced by itself plus ℓ: a reducing
     // parser would accept it, since the equations hold mod ℓ.
-    for s in 0..7 {
+    for s in 0..4 {
         let at = scalars_at + s * 32;
         let mut bad = proofs.clone();
         let shifted = plus_ell(&proofs[at..at + 32]);
@@ -410,7 +409,7 @@ fn invalid_points_are_refused_by_record_or_index() {
     let mut negative = G.compress().to_bytes();
     negative[0] |= 1;
     for bad_point in [[0xff; 32], negative] {
-        for slot in [0, 9] {
+        for slot in [0, 6] {
             let mut bad = proofs.clone();
             bad[2 * plen + slot * 32..2 * plen + slot * 32 + 32].copy_from_slice(&bad_point);
             assert_eq!(
@@ -496,7 +495,7 @@ fn labels_out_of_range_are_refused_by_the_prover() {
 fn proofs_round_trip_through_their_encoding() {
     let (_, keys) = keys(4);
     let (_, proofs) = encrypt_one_hot_proven(&keys, &[2], CONTEXT).unwrap();
-    assert_eq!(proof_len(4), 992);
+    assert_eq!(proof_len(4), 672);
     let parsed = OneHotProof::from_bytes(&proofs, 4).unwrap();
     assert_eq!(parsed.labels(), 4);
     assert_eq!(parsed.to_bytes(), proofs);
