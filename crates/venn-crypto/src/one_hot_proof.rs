@@ -127,7 +127,7 @@ use rand_core::{OsRng, RngCore};
 use rayon::prelude::*;
 use sha2::{Digest, Sha512};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::{CryptoError, PointBytes, PublicLabelKeys, BATCH_CHUNK, POINT_LEN};
 
@@ -180,8 +180,9 @@ pub struct OneHotProof {
 
 impl OneHotProof {
     /// Parses one record's proof for `labels` labels. Fails with
-    /// [`CryptoError::ProofLength`] unless `bytes` is exactly
-    /// [`proof_len`]`(labels)` long, and with
+    /// [`CryptoError::TooManyKeys`] if `labels` exceeds
+    /// [`crate::MAX_LABELS`], with [`CryptoError::ProofLength`] unless
+    /// `bytes` is exactly [`proof_len`]`(labels)` long, and with
     /// [`CryptoError::MalformedProof`]` { record: 0 }` if a point is not a
     /// canonical ristretto255 encoding or a scalar is not canonical.
     pub fn from_bytes(bytes: &[u8], labels: usize) -> Result<Self, CryptoError> {
@@ -220,6 +221,11 @@ impl OneHotProof {
 
     /// [`Self::from_bytes`] naming `record` in its errors.
     fn parse(bytes: &[u8], labels: usize, record: usize) -> Result<Self, CryptoError> {
+        // Keys are at most MAX_LABELS (PublicLabelKeys), so proof_len cannot
+        // overflow below; a caller's larger count is refused, not wrapped.
+        if labels > crate::MAX_LABELS {
+            return Err(CryptoError::TooManyKeys { count: labels });
+        }
         let expected = proof_len(labels);
         if bytes.len() != expected {
             return Err(CryptoError::ProofLength { len: bytes.len(), expected });
@@ -452,11 +458,14 @@ impl Prover<'_> {
         out.push(n.s() * g);
         for (j, ((table, a), t)) in tables.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
             let bit = (j as u16).ct_eq(&label);
-            let mut a_g = a * g;
+            // Products of secrets that are not themselves sent are wiped:
+            // a′_j·G and a′_j·m_j·G (which says where the label is), and
+            // s′·P_j and t′_j·P_j (with S and z they would give ρ).
+            let a_g = Zeroizing::new(a * g);
             // a′_j·m_j·G: a′_j·G where m_j = 1, the identity elsewhere.
-            let am_g = RistrettoPoint::conditional_select(&RistrettoPoint::identity(), &a_g, bit);
-            out.extend([a_g + n.s() * table, t * g, am_g + t * table]);
-            a_g.zeroize();
+            let am_g = Zeroizing::new(RistrettoPoint::conditional_select(&RistrettoPoint::identity(), &a_g, bit));
+            let (s_p, t_p) = (Zeroizing::new(n.s() * table), Zeroizing::new(t * table));
+            out.extend([*a_g + *s_p, t * g, *am_g + *t_p]);
         }
     }
 
@@ -479,8 +488,9 @@ impl Prover<'_> {
         for (j, ((p, a), t)) in secrets.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
             let bit = (j as u16).ct_eq(&label);
             let am = Zeroizing::new(Scalar::conditional_select(&Scalar::ZERO, a, bit));
-            let a_exp = Zeroizing::new(a + n.s() * p);
-            let b_exp = Zeroizing::new(*am + t * p);
+            let (s_p, t_p) = (Zeroizing::new(n.s() * p), Zeroizing::new(t * p));
+            let a_exp = Zeroizing::new(a + *s_p);
+            let b_exp = Zeroizing::new(*am + *t_p);
             out.extend([&*a_exp * g, t * g, &*b_exp * g]);
         }
     }
@@ -537,14 +547,14 @@ fn random_scalars(count: usize) -> Zeroizing<Vec<Scalar>> {
 /// ([`proof_len`]`(L)` bytes per record, same order), under `keys` and
 /// `context`. An empty batch verifies.
 ///
-/// Errors, in the order checked:
+/// Errors: first the shapes, then record by record (the lowest bad record
+/// is reported, and within a record its ciphertext before its proof):
 /// * [`CryptoError::RaggedCiphertexts`]: the points do not form records;
 /// * [`CryptoError::ProofLength`]: `proofs` is not one proof per record;
 /// * [`CryptoError::InvalidEncoding`]` { index }`: ciphertext point `index`
 ///   (flat, `record·(L + 1) + j`) is not a canonical encoding;
 /// * [`CryptoError::MalformedProof`]` { record }`: a point or scalar of that
-///   record's proof is not canonical (the lowest such index is reported for
-///   either kind);
+///   record's proof is not canonical;
 /// * [`CryptoError::ProofRejected`]: the weighted batch equation fails, so
 ///   at least one record is not proven one-hot; which is not said.
 ///

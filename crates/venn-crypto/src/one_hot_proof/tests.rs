@@ -270,6 +270,56 @@ fn cheating_receiver_plaintexts_are_refused() {
     }
 }
 
+/// The same at `L = 2`, where `f_2` is all the verifier derives: pairs
+/// that are not bits or do not sum to 1, with every claim and strategy.
+#[test]
+fn cheating_receiver_plaintexts_are_refused_with_two_labels() {
+    let (secrets, keys) = keys(2);
+    let k_pow = Scalar::from(1u64 << 40);
+    let attacks = [
+        [Scalar::from(2u8), -Scalar::ONE],
+        [Scalar::ONE, Scalar::ONE],
+        [Scalar::ZERO, Scalar::ZERO],
+        [k_pow, Scalar::ONE - k_pow],
+    ];
+    for m in &attacks {
+        for claims in 0..4usize {
+            let claim = [claims & 1, claims >> 1];
+            for strategy in [Strategy::Honest, Strategy::Claim, Strategy::KeyHolder, Strategy::KeyHolderSum] {
+                let record = forge(&keys, &secrets, m, &claim, strategy, CONTEXT);
+                let (cts, proofs) = batch_with(&keys, &[1, 0], 2, &record);
+                let result = verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT);
+                assert_eq!(result, Err(CryptoError::ProofRejected), "{m:?}, claim {claim:?}, {strategy:?}");
+            }
+        }
+    }
+}
+
+/// Errors in two records that cancel when both carry the same weight:
+/// `y_1 + δ` in one and `y_1 − δ` in the other (the challenges do not
+/// hash the responses, so both records keep theirs). Each record's
+/// equations are weighed independently, so the batch is refused.
+#[test]
+fn errors_that_cancel_across_records_are_refused() {
+    let (_, keys) = keys(2);
+    let (cts, mut proofs) = encrypt_one_hot_proven(&keys, &[0, 1], CONTEXT).unwrap();
+    let plen = proof_len(2);
+    // y_1 is the third scalar: after f_1 and z.
+    let y1 = commitments_len(2) + 2 * SCALAR_LEN;
+    let delta = Scalar::random(&mut OsRng);
+    for (record, shift) in [(0, delta), (1, -delta)] {
+        let at = record * plen + y1;
+        let y = decode_scalar(&proofs[at..at + SCALAR_LEN]).unwrap() + shift;
+        proofs[at..at + SCALAR_LEN].copy_from_slice(y.as_bytes());
+    }
+    for record in 0..2 {
+        let ct = &cts[record * 3..(record + 1) * 3];
+        let proof = &proofs[record * plen..(record + 1) * plen];
+        assert!(!equations_hold(&keys, ct, proof, &challenge_of(&keys, ct, proof, CONTEXT)));
+    }
+    assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT), Err(CryptoError::ProofRejected));
+}
+
 /// The attack of weak Fiat–Shamir (Bernhard, Pereira, Warinschi,
 /// ASIACRYPT 2012): commit first, learn the challenge, then pick the
 /// ciphertext that fits. With `L = 2`, masks `a_1`, `a_2 = −a_1` and
@@ -464,6 +514,11 @@ fn wrong_lengths_are_refused() {
     assert_eq!(
         OneHotProof::from_bytes(&proofs[..proof_len(4) - 32], 4),
         Err(CryptoError::ProofLength { len: proof_len(4) - 32, expected: proof_len(4) })
+    );
+    // A label count no key set can have is refused before any arithmetic.
+    assert_eq!(
+        OneHotProof::from_bytes(&[0u8; 192], (1 << 59) + 1),
+        Err(CryptoError::TooManyKeys { count: (1 << 59) + 1 })
     );
     // A proof for L = 4 parsed as one for L = 3 is the wrong length too.
     assert!(matches!(OneHotProof::from_bytes(&proofs[..proof_len(4)], 3), Err(CryptoError::ProofLength { .. })));
