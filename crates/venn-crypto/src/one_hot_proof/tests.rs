@@ -320,6 +320,52 @@ fn errors_that_cancel_across_records_are_refused() {
     assert_eq!(verify_one_hot_batch(&keys, &cts, &proofs, CONTEXT), Err(CryptoError::ProofRejected));
 }
 
+/// The owner's prover makes, from the same nonces, the same points as the
+/// public prover (so the same proofs: the responses do not depend on which
+/// made the points), for every label.
+#[test]
+fn the_owners_points_equal_the_public_provers_for_the_same_nonces() {
+    for l in [1usize, 2, 5] {
+        let (secrets, keys) = keys(l);
+        let nonces = random_scalars(Nonces::per_record(l));
+        let prover = |secrets| Prover {
+            keys: &keys,
+            secrets,
+            prefix: transcript_prefix(&keys, CONTEXT),
+            half: Scalar::from(2u8).invert(),
+            half_g: half_basepoint(),
+        };
+        for label in 0..l as u16 {
+            let (mut public, mut owner) = (Vec::new(), Vec::new());
+            prover(None).half_points(label, &Nonces(&nonces), &mut public);
+            prover(Some(&secrets)).half_points(label, &Nonces(&nonces), &mut owner);
+            assert_eq!(public.len(), l + 1 + 3 * l + 1);
+            assert_eq!(public, owner, "L = {l}, label {label}");
+        }
+    }
+}
+
+/// What the responses would give away if the components shared one `T`
+/// (one `t` for all `y_j`): `ρ = (y_i − y_j)/(f_j − f_i)`. Each component has
+/// its own `t_j`, so that candidate is not `log_G C₀`, in any record.
+#[test]
+fn the_responses_do_not_give_away_the_randomness() {
+    let (_, keys) = keys(3);
+    let labels = [0u16, 1, 2, 2, 1, 0];
+    let (cts, proofs) = encrypt_one_hot_proven(&keys, &labels, CONTEXT).unwrap();
+    let plen = proof_len(3);
+    for r in 0..labels.len() {
+        let (ct, proof) = (&cts[r * 4..(r + 1) * 4], &proofs[r * plen..(r + 1) * plen]);
+        let parsed = OneHotProof::from_bytes(proof, 3).unwrap();
+        let f: Vec<Scalar> = parsed.all_f(&challenge_of(&keys, ct, proof, CONTEXT)).collect();
+        let y: Vec<Scalar> = parsed.components.iter().map(|q| q.y).collect();
+        for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+            let candidate = (y[i] - y[j]) * (f[j] - f[i]).invert();
+            assert_ne!(candidate * G, point(&ct[0]), "record {r}, components {i} and {j}");
+        }
+    }
+}
+
 /// The attack of weak Fiat–Shamir (Bernhard, Pereira, Warinschi,
 /// ASIACRYPT 2012): commit first, learn the challenge, then pick the
 /// ciphertext that fits. With `L = 2`, masks `a_1`, `a_2 = −a_1` and
