@@ -377,31 +377,42 @@ struct Prover<'k> {
 }
 
 /// One record's halved secrets, drawn as `ρ′, s′, a′_1 … a′_{L−1},
-/// t′_1 … t′_L` (`2L + 1` scalars); `a′_L = −Σ_{j<L} a′_j`.
-struct Nonces<'a>(&'a [Scalar]);
+/// t′_1 … t′_L` (`2L + 1` scalars), with `a′_L = −Σ_{j<L} a′_j` derived
+/// once (the drawn ones are wiped with their buffer, the derived on drop).
+struct Nonces<'a> {
+    drawn: &'a [Scalar],
+    a: Zeroizing<Vec<Scalar>>,
+}
 
-impl Nonces<'_> {
+impl<'a> Nonces<'a> {
     const fn per_record(labels: usize) -> usize {
         2 * labels + 1
     }
 
+    /// The nonces of `labels` labels in `drawn` ([`Self::per_record`] long).
+    fn new(drawn: &'a [Scalar], labels: usize) -> Self {
+        let masks = &drawn[2..labels + 1];
+        let last = -masks.iter().sum::<Scalar>();
+        let a = Zeroizing::new(masks.iter().copied().chain(std::iter::once(last)).collect());
+        Nonces { drawn, a }
+    }
+
     fn rho(&self) -> &Scalar {
-        &self.0[0]
+        &self.drawn[0]
     }
 
     fn s(&self) -> &Scalar {
-        &self.0[1]
+        &self.drawn[1]
     }
 
-    /// `a′_1 … a′_L`, the last one derived (wiped on drop).
-    fn a(&self, labels: usize) -> Zeroizing<Vec<Scalar>> {
-        let drawn = &self.0[2..labels + 1];
-        let last = -drawn.iter().sum::<Scalar>();
-        Zeroizing::new(drawn.iter().copied().chain(std::iter::once(last)).collect())
+    /// `a′_1 … a′_L`.
+    fn a(&self) -> &[Scalar] {
+        &self.a
     }
 
-    fn t(&self, labels: usize) -> &[Scalar] {
-        &self.0[labels + 1..2 * labels + 1]
+    /// `t′_1 … t′_L`.
+    fn t(&self) -> &[Scalar] {
+        &self.drawn[self.a.len() + 1..]
     }
 }
 
@@ -412,15 +423,15 @@ impl Prover<'_> {
         let width = l + 1;
         let plen = proof_len(l);
         let clen = commitments_len(l);
-        let per = Nonces::per_record(l);
-        let secrets = random_scalars(labels.len() * per);
+        let secrets = random_scalars(labels.len() * Nonces::per_record(l));
+        let nonces: Vec<Nonces> = secrets.chunks_exact(Nonces::per_record(l)).map(|s| Nonces::new(s, l)).collect();
         let stride = width + equations(l);
         let mut halves = Vec::with_capacity(labels.len() * stride);
-        for (&label, s) in labels.iter().zip(secrets.chunks_exact(per)) {
-            self.half_points(label, &Nonces(s), &mut halves);
+        for (&label, n) in labels.iter().zip(&nonces) {
+            self.half_points(label, n, &mut halves);
         }
         let compressed = RistrettoPoint::double_and_compress_batch(&halves);
-        for (r, (&label, s)) in labels.iter().zip(secrets.chunks_exact(per)).enumerate() {
+        for (r, (&label, n)) in labels.iter().zip(&nonces).enumerate() {
             let points = &compressed[r * stride..(r + 1) * stride];
             let ct = &mut cts[r * width..(r + 1) * width];
             let proof = &mut proofs[r * plen..(r + 1) * plen];
@@ -431,7 +442,7 @@ impl Prover<'_> {
                 slot.copy_from_slice(c.as_bytes());
             }
             let c = challenge(&self.prefix, ct, &proof[..clen]);
-            respond(l, label, &Nonces(s), &c, &mut proof[clen..]);
+            respond(label, n, &c, &mut proof[clen..]);
         }
     }
 
@@ -447,7 +458,6 @@ impl Prover<'_> {
     /// [`Self::half_points`] from the public keys' tables.
     fn half_points_public(&self, label: u16, n: &Nonces, out: &mut Vec<RistrettoPoint>) {
         let g = RISTRETTO_BASEPOINT_TABLE;
-        let l = self.keys.len();
         let tables = self.keys.tables();
         out.push(n.rho() * g);
         for (j, table) in tables.iter().enumerate() {
@@ -456,7 +466,7 @@ impl Prover<'_> {
             out.push(RistrettoPoint::conditional_select(&mask, &(mask + self.half_g), bit));
         }
         out.push(n.s() * g);
-        for (j, ((table, a), t)) in tables.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
+        for (j, ((table, a), t)) in tables.iter().zip(n.a()).zip(n.t()).enumerate() {
             let bit = (j as u16).ct_eq(&label);
             // Products of secrets that are not themselves sent are wiped:
             // a′_j·G and a′_j·m_j·G (which says where the label is), and
@@ -476,7 +486,6 @@ impl Prover<'_> {
     /// on, as in the public prover.
     fn half_points_owner(&self, secrets: &[Scalar], label: u16, n: &Nonces, out: &mut Vec<RistrettoPoint>) {
         let g = RISTRETTO_BASEPOINT_TABLE;
-        let l = secrets.len();
         out.push(n.rho() * g);
         for (j, p) in secrets.iter().enumerate() {
             let bit = (j as u16).ct_eq(&label);
@@ -485,7 +494,7 @@ impl Prover<'_> {
             out.push(&*x * g);
         }
         out.push(n.s() * g);
-        for (j, ((p, a), t)) in secrets.iter().zip(n.a(l).iter()).zip(n.t(l)).enumerate() {
+        for (j, ((p, a), t)) in secrets.iter().zip(n.a()).zip(n.t()).enumerate() {
             let bit = (j as u16).ct_eq(&label);
             let am = Zeroizing::new(Scalar::conditional_select(&Scalar::ZERO, a, bit));
             let (s_p, t_p) = (Zeroizing::new(n.s() * p), Zeroizing::new(t * p));
@@ -498,7 +507,7 @@ impl Prover<'_> {
 
 /// Writes one record's scalars `f_1 … f_{L−1}, z, y_1 … y_L` for challenge
 /// `c` from the halved nonces `n` (see [`Prover::half_points`]).
-fn respond(l: usize, label: u16, n: &Nonces, c: &Scalar, out: &mut [u8]) {
+fn respond(label: u16, n: &Nonces, c: &Scalar, out: &mut [u8]) {
     let double = |x: &Scalar| Zeroizing::new(x + x);
     let rho = double(n.rho());
     let mut slots = out.chunks_exact_mut(SCALAR_LEN);
@@ -509,7 +518,7 @@ fn respond(l: usize, label: u16, n: &Nonces, c: &Scalar, out: &mut [u8]) {
     };
     // f_j = m_j·c + a_j: c is added where m_j = 1, by a select.
     let f: Zeroizing<Vec<Scalar>> = Zeroizing::new(
-        n.a(l)
+        n.a()
             .iter()
             .enumerate()
             .map(|(j, a)| {
@@ -518,11 +527,11 @@ fn respond(l: usize, label: u16, n: &Nonces, c: &Scalar, out: &mut [u8]) {
             })
             .collect(),
     );
-    for f_j in f.iter().take(l.saturating_sub(1)) {
+    for f_j in f.iter().take(f.len().saturating_sub(1)) {
         write(f_j);
     }
     write(&(*rho * c + *double(n.s())));
-    for (f_j, t) in f.iter().zip(n.t(l)) {
+    for (f_j, t) in f.iter().zip(n.t()) {
         write(&(*rho * (c - f_j) + *double(t)));
     }
 }

@@ -337,8 +337,8 @@ fn the_owners_points_equal_the_public_provers_for_the_same_nonces() {
         };
         for label in 0..l as u16 {
             let (mut public, mut owner) = (Vec::new(), Vec::new());
-            prover(None).half_points(label, &Nonces(&nonces), &mut public);
-            prover(Some(&secrets)).half_points(label, &Nonces(&nonces), &mut owner);
+            prover(None).half_points(label, &Nonces::new(&nonces, l), &mut public);
+            prover(Some(&secrets)).half_points(label, &Nonces::new(&nonces, l), &mut owner);
             assert_eq!(public.len(), l + 1 + 3 * l + 1);
             assert_eq!(public, owner, "L = {l}, label {label}");
         }
