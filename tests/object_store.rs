@@ -168,12 +168,41 @@ fn audience_parts(platform: &[Person]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// [`audience_parts`] under `audience/`, with a `_SUCCESS` marker.
-fn upload_audience(bucket: &Bucket, platform: &[Person]) {
+/// [`audience_parts`] under `audience/`, with a `_SUCCESS` marker, through
+/// a store's `put`.
+fn upload_audience(put: impl Fn(&str, Vec<u8>), platform: &[Person]) {
     for (name, bytes) in audience_parts(platform) {
-        bucket.put(&format!("audience/{name}"), bytes);
+        put(&format!("audience/{name}"), bytes);
     }
-    bucket.put("audience/_SUCCESS", Vec::new());
+    put("audience/_SUCCESS", Vec::new());
+}
+
+/// `venn index build` of the audience at `url` (through `remote`, its
+/// environment) gives the same counts as the same parts on disk, and
+/// byte-identical filter parts (builds are deterministic).
+fn assert_builds_like_disk(s: &Parties, platform: &[Person], remote: &mut Command, url: &str) {
+    let local = s.path("audience");
+    std::fs::create_dir(&local).unwrap();
+    for (name, bytes) in audience_parts(platform) {
+        std::fs::write(local.join(name), bytes).unwrap();
+    }
+    let sha = ["email_sha256", "email-sha256"];
+    let remote_counts = index_build_counts(remote, s, url, sha, "index-remote");
+    let local_counts = index_build_counts(&mut Command::new(VENN), s, local.to_str().unwrap(), sha, "index-local");
+    assert!(remote_counts.starts_with(&format!("{} distinct", venn_cli::report::group(PLATFORM_ROWS as u64))));
+    assert_eq!(remote_counts, local_counts);
+    let parts = |dir: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter(|n| n.to_string_lossy().ends_with(".vidx"))
+            .map(|n| std::fs::read(dir.join(n)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let remote_parts = parts(&s.path("index-remote"));
+    assert!(!remote_parts.is_empty(), "the build wrote filter parts");
+    assert_eq!(remote_parts, parts(&s.path("index-local")));
 }
 
 /// `venn index build` of `input` (`column` read as `id_type`) into `out`,
@@ -218,7 +247,7 @@ fn a_platform_serves_parquet_parts_from_s3_and_a_brand_connects_with_csv_gz() {
     let Some(endpoint) = S3.endpoint_or_skip("serve --input s3://") else { return };
     let bucket = Bucket::create(&endpoint, "serve");
     let (brand, platform) = people();
-    upload_audience(&bucket, &platform);
+    upload_audience(|key, bytes| bucket.put(key, bytes), &platform);
     let s = Parties::new();
     std::fs::write(s.path("customers.csv.gz"), write_csv_gz(&brand, SideFormat::Messy, Vec::new()).unwrap()).unwrap();
 
@@ -285,29 +314,8 @@ fn index_build_reads_parquet_parts_from_s3_as_it_reads_them_from_disk() {
     let Some(endpoint) = S3.endpoint_or_skip("index build --input s3://") else { return };
     let bucket = Bucket::create(&endpoint, "index");
     let (_, platform) = people();
-    upload_audience(&bucket, &platform);
-    let s = Parties::new();
-    let local = s.path("audience");
-    std::fs::create_dir(&local).unwrap();
-    for (name, bytes) in audience_parts(&platform) {
-        std::fs::write(local.join(name), bytes).unwrap();
-    }
-    let sha = ["email_sha256", "email-sha256"];
-    let remote_counts = index_build_counts(&mut bucket.venn(), &s, &bucket.url("audience/"), sha, "index-s3");
-    let local_counts = index_build_counts(&mut bucket.venn(), &s, local.to_str().unwrap(), sha, "index-local");
-    assert!(remote_counts.starts_with(&format!("{} distinct", venn_cli::report::group(PLATFORM_ROWS as u64))));
-    assert_eq!(remote_counts, local_counts);
-    // The same identifiers make the same filter parts (builds are deterministic).
-    let parts = |dir: &std::path::Path| {
-        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        names.sort();
-        names
-            .into_iter()
-            .filter(|n| n.to_string_lossy().ends_with(".vidx"))
-            .map(|n| std::fs::read(dir.join(n)).unwrap())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(parts(&s.path("index-s3")), parts(&s.path("index-local")));
+    upload_audience(|key, bytes| bucket.put(key, bytes), &platform);
+    assert_builds_like_disk(&Parties::new(), &platform, &mut bucket.venn(), &bucket.url("audience/"));
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use super::{audience_parts, http_put, index_build_counts, index_build_outcome, people, TestServer};
+use super::{assert_builds_like_disk, http_put, index_build_outcome, people, upload_audience, TestServer};
 use crate::cli_support::{Parties, VENN};
 
 /// Azurite, the Azure Storage emulator.
@@ -67,21 +67,8 @@ fn index_build_reads_parquet_parts_from_azure_blob_as_it_reads_them_from_disk() 
     let Some(endpoint) = AZURITE.endpoint_or_skip("index build --input az://") else { return };
     let container = Container::create(&endpoint, "index");
     let (_, platform) = people();
-    let s = Parties::new();
-    let local = s.path("audience");
-    std::fs::create_dir(&local).unwrap();
-    for (name, bytes) in audience_parts(&platform) {
-        container.put(&format!("audience/{name}"), &bytes);
-        std::fs::write(local.join(name), bytes).unwrap();
-    }
-    container.put("audience/_SUCCESS", &[]);
-    let sha = ["email_sha256", "email-sha256"];
-    let remote = index_build_counts(&mut container.venn(), &s, &container.url("audience/"), sha, "index-az");
-    let local = index_build_counts(&mut Command::new(VENN), &s, local.to_str().unwrap(), sha, "index-local");
-    assert!(remote.starts_with(&format!("{} distinct", venn_cli::report::group(super::PLATFORM_ROWS as u64))));
-    assert_eq!(remote, local);
-    let part = |dir: &str| std::fs::read(s.path(dir).join("part-0-of-1.vidx")).unwrap();
-    assert_eq!(part("index-az"), part("index-local"), "the same identifiers make the same filter");
+    upload_audience(|key, bytes| container.put(key, &bytes), &platform);
+    assert_builds_like_disk(&Parties::new(), &platform, &mut container.venn(), &container.url("audience/"));
 }
 
 #[test]

@@ -149,7 +149,7 @@ pub const fn proof_len(labels: usize) -> usize {
 
 /// Bytes of the commitments at the head of a proof.
 const fn commitments_len(labels: usize) -> usize {
-    (3 * labels + 1) * POINT_LEN
+    equations(labels) * POINT_LEN
 }
 
 /// Equations per record in the batch check, each with its own weight; also
